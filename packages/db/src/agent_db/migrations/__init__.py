@@ -1,0 +1,1 @@
+"""Alembic environment and revision files, shipped inside the package."""

@@ -1,0 +1,61 @@
+"""Where environments stand: the current revision of one, or of every reachable one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent_db.errors import AgentDbError
+from agent_db.pipeline.graph import RevisionGraph
+from agent_db.pipeline.target import Target, current_revisions
+from agent_db.settings import DatabaseSettings, load_all_settings
+from agent_db.embedded import running_database_url
+from agent_db.session import resolve_url
+from agent_db.urls import sync_url
+
+
+@dataclass(frozen=True)
+class Position:
+    environment: str
+    revisions: tuple[str, ...] | None  # None: unreachable or not configured
+    problem: str | None = None
+
+    def at_head(self, graph: RevisionGraph) -> bool:
+        return self.revisions is not None and set(self.revisions) == set(graph.heads)
+
+
+def read_position(target: Target) -> tuple[str, ...]:
+    with target.connect(purpose="agent-db-status") as connection:
+        return current_revisions(connection)
+
+
+def try_open(settings: DatabaseSettings) -> tuple[Target | None, str | None]:
+    """The environment's target, or why it cannot be reached; never raises."""
+    try:
+        if settings.url_is_set:
+            return Target(settings, resolve_url(settings)), None
+        if not settings.embedded_fallback:
+            return None, f"{settings.database_url_env} is not set"
+        url = running_database_url()
+        if url is None:
+            return None, (
+                f"{settings.database_url_env} is not set and the embedded PostgreSQL is not "
+                "running; start it with 'uv run invoke dev'"
+            )
+        return Target(settings, sync_url(url)), None
+    except AgentDbError as error:
+        return None, str(error)
+
+
+def all_positions() -> list[Position]:
+    """Every environment's current revision, skipping (not failing on) unreachable ones."""
+    positions = []
+    for settings in load_all_settings():
+        target, problem = try_open(settings)
+        if target is None:
+            positions.append(Position(settings.name, None, problem))
+            continue
+        try:
+            positions.append(Position(settings.name, read_position(target)))
+        except AgentDbError as error:
+            positions.append(Position(settings.name, None, str(error)))
+    return positions

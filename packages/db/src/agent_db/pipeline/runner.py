@@ -1,0 +1,347 @@
+"""Apply, revert or stamp revisions under the migration lock, with timeouts and the ledger.
+
+Each revision runs in its own transaction (Alembic's ``transaction_per_migration``); its
+``alembic_version`` update and its ledger ``success`` commit together, so a failure or a kill
+leaves the database at the last good revision and the ledger saying which step did not finish.
+A lock wait that times out is retried with backoff and names the blocking session.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+from psycopg import errors as pg_errors
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
+
+from agent_db.alembic_config import alembic_config
+from agent_db.errors import ConfigError, MigrationFailed, SafetyRefusal
+from agent_db.pipeline import ledger
+from agent_db.pipeline.blockers import BlockerWatch
+from agent_db.pipeline.graph import Revision, RevisionGraph, default_graph
+from agent_db.pipeline.lock import acquire, unlock
+from agent_db.pipeline.reporting import Reporter, SilentReporter
+from agent_db.pipeline.target import Target, current_revisions
+
+Direction = Literal["upgrade", "downgrade", "stamp"]
+
+
+@dataclass
+class RunResult:
+    environment: str
+    direction: Direction
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    applied: list[str] = field(default_factory=list)
+    run_id: str | None = None
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.applied and self.direction != "stamp"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "direction": self.direction,
+            "before": list(self.before),
+            "after": list(self.after),
+            "applied": self.applied,
+            "run_id": self.run_id,
+        }
+
+
+def require_override(target: Target, action: str, allow_protected: bool, reason: str | None) -> None:
+    """Protected environments refuse downgrade and stamp without an explicit, reasoned override."""
+    if not target.settings.protected:
+        return
+    if not allow_protected:
+        raise SafetyRefusal(
+            f"{action} on {target.name} refused: {target.name} is a protected environment. If it "
+            f"is really needed, run again with --allow-protected --reason \"why\"; the reason "
+            "is recorded in the ledger"
+        )
+    if not reason or len(reason.strip()) < 10:
+        raise SafetyRefusal(
+            f"{action} on {target.name} refused: --allow-protected needs --reason with a real "
+            "explanation (at least 10 characters); it is recorded in the ledger"
+        )
+
+
+@dataclass
+class _Session:
+    """The connections of one run: the lock/ledger connection and the migration connection."""
+
+    target: Target
+    lock: Connection
+    migration: Connection
+    graph: RevisionGraph
+    reporter: Reporter
+    run_id: uuid.UUID
+    reason: str | None
+    _script: ScriptDirectory | None = None
+
+    @property
+    def script(self) -> ScriptDirectory:
+        if self._script is None:
+            self._script = ScriptDirectory.from_config(alembic_config(self.target.name))
+        return self._script
+
+    def set_timeouts(self, revision: Revision) -> tuple[str, str]:
+        lock_timeout = revision.lock_timeout or self.target.settings.lock_timeout
+        statement_timeout = revision.statement_timeout or self.target.settings.statement_timeout
+        self.migration.execute(
+            text("SELECT set_config('lock_timeout', :l, false), set_config('statement_timeout', :s, false)"),
+            {"l": lock_timeout, "s": statement_timeout},
+        )
+        self.migration.commit()
+        return lock_timeout, statement_timeout
+
+    def run_alembic(self, direction: Direction, destination: str, on_apply: Callable[..., None]) -> None:
+        script = self.script
+
+        def steps(rev: Any, context: Any) -> Any:
+            if direction == "upgrade":
+                return script._upgrade_revs(destination, rev)
+            if direction == "downgrade":
+                return script._downgrade_revs(destination, rev)
+            return script._stamp_revs(destination, rev)
+
+        config = alembic_config(self.target.name, connection=self.migration, on_version_apply=on_apply)
+        with EnvironmentContext(
+            config,
+            script,
+            fn=steps,
+            as_sql=False,
+            starting_rev=None,
+            destination_rev=destination,
+            tag=None,
+        ):
+            script.run_env()
+
+
+@contextmanager
+def _open_session(
+    target: Target, graph: RevisionGraph, reporter: Reporter, reason: str | None
+) -> Iterator[_Session]:
+    purpose = f"agent-db-migrate:{target.name}"
+    with target.connect(purpose=purpose, autocommit=True) as lock_connection:
+        acquire(
+            lock_connection,
+            wait_seconds=target.settings.lock_wait_seconds,
+            on_wait=reporter.waiting_for_lock,
+        )
+        try:
+            ledger.ensure_ledger(lock_connection)
+            ledger.close_abandoned_steps(lock_connection)
+            with target.connect(purpose=f"{purpose}:step") as migration:
+                yield _Session(
+                    target, lock_connection, migration, graph, reporter, uuid.uuid4(), reason
+                )
+        finally:
+            try:
+                unlock(lock_connection)
+            except DBAPIError:
+                pass  # the session is gone, and the lock with it
+
+
+def _check_known(graph: RevisionGraph, current: tuple[str, ...], target: Target) -> None:
+    unknown = [rev for rev in current if rev not in graph]
+    if unknown:
+        raise SafetyRefusal(
+            f"{target.name} is at revision {', '.join(unknown)}, which this checkout does not "
+            "have (it was applied from newer code); update your checkout before migrating"
+        )
+
+
+def _describe_failure(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    message = str(original).strip()
+    return message.splitlines()[0] if message else type(original).__name__
+
+
+def _is_lock_timeout(error: BaseException) -> bool:
+    return isinstance(getattr(error, "orig", None), pg_errors.LockNotAvailable)
+
+
+def _run_steps(session: _Session, direction: Direction, revisions: list[str]) -> list[str]:
+    target, graph, reporter = session.target, session.graph, session.reporter
+    reporter.run_started(direction, [graph[r] for r in revisions])
+    done: list[str] = []
+    for index, revision_id in enumerate(revisions, start=1):
+        revision = graph[revision_id]
+        destination = revision_id
+        if direction == "downgrade":
+            if revision.is_merge:
+                raise ConfigError(
+                    f"{revision_id} merges {', '.join(revision.down_revisions)}; downgrading "
+                    "across a merge is not automated: name a target on one branch"
+                )
+            destination = revision.down_revisions[0] if revision.down_revisions else "base"
+        _run_one(session, direction, revision, destination, index, len(revisions))
+        done.append(revision_id)
+    reporter.run_finished()
+    return done
+
+
+def _run_one(
+    session: _Session, direction: Direction, revision: Revision, destination: str, index: int, total: int
+) -> None:
+    target, reporter = session.target, session.reporter
+    attempts = 1 + (target.settings.lock_retries if direction != "stamp" else 0)
+    for attempt in range(1, attempts + 1):
+        lock_timeout, _ = session.set_timeouts(revision)
+        reporter.step_started(revision, index, total, attempt)
+        row_id = ledger.start_step(
+            session.lock,
+            run_id=session.run_id,
+            revision=revision.id,
+            direction=direction,
+            checksum=revision.checksum or None,
+            environment=target.name,
+            reason=session.reason,
+            attempt=attempt,
+        )
+
+        def mark_success(*, ctx: Any, **_: Any) -> None:
+            ledger.finish_step(ctx.connection, row_id, "success")
+
+        pid = session.migration.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        session.migration.commit()
+        started = time.monotonic()
+        try:
+            with BlockerWatch(session.lock, pid) as watch:
+                session.run_alembic(direction, destination, mark_success)
+        except Exception as error:
+            if session.migration.in_transaction():
+                session.migration.rollback()
+            where = f"revision {revision.id} ({revision.path.name})"
+            if _is_lock_timeout(error):
+                message = (
+                    f"{where} could not take a lock within lock_timeout={lock_timeout}: "
+                    f"blocked by {watch.describe()}. Nothing of this revision was applied"
+                )
+            else:
+                message = f"{where} failed: {_describe_failure(error)}"
+            _record_failure(session, row_id, message)
+            if _is_lock_timeout(error) and attempt < attempts:
+                delay = target.settings.retry_backoff_seconds * 2 ** (attempt - 1)
+                reporter.step_retrying(revision, f"{message}; attempt {attempt + 1} of {attempts}", delay)
+                time.sleep(delay)
+                continue
+            now = current_revisions(session.lock)
+            position = ", ".join(now) or "base"
+            hint = (
+                " after retries; find and end the blocking session, or run again later"
+                if _is_lock_timeout(error)
+                else "; fix the revision and run again"
+            )
+            raise MigrationFailed(f"{message}. {target.name} stays at {position}{hint}") from None
+        reporter.step_finished(revision, time.monotonic() - started)
+        return
+
+
+def _record_failure(session: _Session, row_id: int, message: str) -> None:
+    try:
+        ledger.finish_step(session.lock, row_id, "failed", message)
+    except DBAPIError:
+        pass  # the database went away; the row stays 'running' and the next run closes it
+
+
+def upgrade(
+    target: Target,
+    to: str = "head",
+    *,
+    reporter: Reporter | None = None,
+    graph: RevisionGraph | None = None,
+) -> RunResult:
+    """Upgrade ``target`` to ``to`` (default: head)."""
+    graph = graph or default_graph()
+    destination = graph.resolve(to)
+    reporter = reporter or SilentReporter()
+    with _open_session(target, graph, reporter, None) as session:
+        before = current_revisions(session.lock)
+        _check_known(graph, before, target)
+        if destination is not None and destination in graph.ancestors(before) and destination not in before:
+            raise ConfigError(
+                f"{target.name} is already past {destination}; to go back use "
+                f"'uv run invoke db.downgrade --env {target.name} --to {destination}'"
+            )
+        pending = graph.upgrade_path(before, destination)
+        applied = _run_steps(session, "upgrade", pending) if pending else []
+        after = current_revisions(session.lock)
+        return RunResult(target.name, "upgrade", before, after, applied, str(session.run_id))
+
+
+def downgrade(
+    target: Target,
+    to: str,
+    *,
+    allow_protected: bool = False,
+    reason: str | None = None,
+    reporter: Reporter | None = None,
+    graph: RevisionGraph | None = None,
+) -> RunResult:
+    """Revert ``target`` down to ``to`` (an id, ``base``, or relative like ``-1``)."""
+    require_override(target, "downgrade", allow_protected, reason)
+    graph = graph or default_graph()
+    relative = _relative_steps(to)
+    destination = None if relative is not None else graph.resolve(to)
+    reporter = reporter or SilentReporter()
+    with _open_session(target, graph, reporter, reason) as session:
+        before = current_revisions(session.lock)
+        _check_known(graph, before, target)
+        if relative is not None:
+            destination = graph.relative(before, relative)
+        if destination is not None and destination not in graph.ancestors(before):
+            raise ConfigError(
+                f"{target.name} is at {', '.join(before) or 'base'}, which is not above "
+                f"{destination}; nothing to downgrade (to go forward use db.upgrade)"
+            )
+        pending = graph.downgrade_path(before, destination)
+        applied = _run_steps(session, "downgrade", pending) if pending else []
+        after = current_revisions(session.lock)
+        return RunResult(target.name, "downgrade", before, after, applied, str(session.run_id))
+
+
+def stamp(
+    target: Target,
+    to: str,
+    *,
+    allow_protected: bool = False,
+    reason: str | None = None,
+    reporter: Reporter | None = None,
+    graph: RevisionGraph | None = None,
+) -> RunResult:
+    """Set ``alembic_version`` to ``to`` without running anything (recorded in the ledger)."""
+    require_override(target, "stamp", allow_protected, reason)
+    graph = graph or default_graph()
+    destination = graph.resolve(to)
+    reporter = reporter or SilentReporter()
+    with _open_session(target, graph, reporter, reason) as session:
+        before = current_revisions(session.lock)
+        label = destination or "base"
+        revision = graph[destination] if destination else _BASE
+        _run_one(session, "stamp", revision, label, 1, 1)
+        after = current_revisions(session.lock)
+        return RunResult(target.name, "stamp", before, after, [label], str(session.run_id))
+
+
+_BASE = Revision(id="base", down_revisions=(), path=Path("base"), checksum="")
+
+
+def _relative_steps(reference: str) -> int | None:
+    reference = reference.strip()
+    if reference.startswith("-") and reference[1:].isdigit():
+        steps = -int(reference[1:])
+        if steps == 0:
+            raise ConfigError("a relative downgrade needs a number of steps, such as -1")
+        return steps
+    return None

@@ -1,0 +1,52 @@
+"""Throwaway databases: where ``db.check``, autogenerate and drift build the schema that the
+migration history produces, away from any environment's real data."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from alembic import command
+from psycopg import sql
+from sqlalchemy import Connection
+from sqlalchemy.engine import URL
+
+from agent_db.alembic_config import alembic_config
+from agent_db.session import create_sync_engine, translate_connection_errors
+
+SCRATCH_PREFIX = "agent_scratch_"
+
+
+def _admin_conninfo(url: URL) -> str:
+    return url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+
+@contextmanager
+def scratch_database(server_url: URL, *, variable: str | None = None) -> Iterator[URL]:
+    """A new empty database on the server of ``server_url``, dropped on exit."""
+    name = f"{SCRATCH_PREFIX}{secrets.token_hex(6)}"
+    with translate_connection_errors(server_url, variable):
+        with psycopg.connect(_admin_conninfo(server_url), autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield server_url.set(database=name)
+    finally:
+        with psycopg.connect(_admin_conninfo(server_url), autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def migrated_scratch(server_url: URL, revision: str = "head", *, environment: str = "dev") -> Iterator[Connection]:
+    """A connection to a scratch database upgraded to ``revision`` by the real migrations."""
+    with scratch_database(server_url) as url:
+        engine = create_sync_engine(url, application_name="agent-db-scratch")
+        try:
+            with engine.connect() as connection:
+                if revision != "base":
+                    command.upgrade(alembic_config(environment, connection=connection), revision)
+                    connection.commit()
+                yield connection
+        finally:
+            engine.dispose()

@@ -1,0 +1,205 @@
+"""Per-environment database settings, read from ``environments/<name>.toml``.
+
+The TOML files hold everything about an environment except secrets; the database URL comes from
+the environment variable the file names (``database_url_env``). Only an environment with
+``embedded_fallback = true`` (dev) may fall back to the embedded PostgreSQL when it is unset.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import URL
+
+from agent_db.errors import ConfigError
+from agent_db.urls import parse_url
+
+ENVIRONMENTS_DIR_VARIABLE = "AGENT_ENVIRONMENTS_DIR"
+_ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_DURATION = re.compile(r"^(0|\d+(ms|s|min|h))$")
+
+
+def find_environments_dir() -> Path:
+    """The ``environments/`` folder: from ``AGENT_ENVIRONMENTS_DIR``, else the nearest one above
+    the working directory, else the one of the checkout this package is installed from."""
+    explicit = os.environ.get(ENVIRONMENTS_DIR_VARIABLE)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_dir():
+            raise ConfigError(
+                f"{ENVIRONMENTS_DIR_VARIABLE}={explicit} is not a directory; point it at the "
+                "folder that holds dev.toml, staging.toml and prod.toml"
+            )
+        return path
+    for start in (Path.cwd(), Path(__file__).resolve().parent):
+        for folder in (start, *start.parents):
+            candidate = folder / "environments"
+            if (candidate / "dev.toml").is_file():
+                return candidate
+    raise ConfigError(
+        "no environments/ folder found above the working directory; run from the project "
+        f"checkout or set {ENVIRONMENTS_DIR_VARIABLE}"
+    )
+
+
+def project_root() -> Path:
+    """The checkout's root: the folder that holds ``environments/``."""
+    return find_environments_dir().resolve().parent
+
+
+def environment_names(directory: Path | None = None) -> list[str]:
+    """Names of the environments defined in ``environments/``, in promotion order."""
+    folder = directory or find_environments_dir()
+    names = sorted(p.stem for p in folder.glob("*.toml") if _ENVIRONMENT_NAME.match(p.stem))
+    return order_by_promotion({name: _promote_from_of(folder / f"{name}.toml") for name in names})
+
+
+def _promote_from_of(path: Path) -> str | None:
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("promote_from")
+    except (tomllib.TOMLDecodeError, OSError):
+        return None
+    return value or None
+
+
+def order_by_promotion(promote_from: dict[str, str | None]) -> list[str]:
+    """Environments sorted so that each comes after the one it is promoted from."""
+    ordered: list[str] = []
+
+    def depth(name: str, seen: frozenset[str] = frozenset()) -> int:
+        source = promote_from.get(name)
+        if source is None or source not in promote_from or name in seen:
+            return 0
+        return 1 + depth(source, seen | {name})
+
+    for name in sorted(promote_from, key=lambda n: (depth(n), n)):
+        ordered.append(name)
+    return ordered
+
+
+def read_environment_file(name: str) -> tuple[Path, dict[str, Any]]:
+    """The parsed TOML of environment ``name``; a clear error for a bad name or a bad file."""
+    folder = find_environments_dir()
+    valid = environment_names(folder)
+    if not isinstance(name, str) or not _ENVIRONMENT_NAME.match(name) or name not in valid:
+        shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
+        raise ConfigError(
+            f"unknown environment {shown!r}; valid environments: {', '.join(valid)} "
+            f"(defined in {folder})"
+        )
+    path = folder / f"{name}.toml"
+    try:
+        return path, tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+class DatabaseSettings(BaseSettings):
+    """What the toolkit needs to know about one environment's database."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    database_url_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    promote_from: str | None = None
+    protected: bool = False
+    embedded_fallback: bool = False
+    lock_timeout: str = "5s"
+    statement_timeout: str = "0"
+    lock_wait_seconds: float = Field(default=120.0, ge=0)
+    lock_retries: int = Field(default=3, ge=0, le=20)
+    retry_backoff_seconds: float = Field(default=2.0, ge=0)
+    application_name: str = "agent-db-migrate"
+
+    @field_validator("promote_from", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return value or None
+
+    @field_validator("lock_timeout", "statement_timeout")
+    @classmethod
+    def _postgres_duration(cls, value: str) -> str:
+        if not _DURATION.match(value):
+            raise ValueError("use a PostgreSQL duration such as '0', '500ms', '5s', '2min' or '1h'")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment files are the only source besides explicit arguments: a stray variable in
+        # a shell must not silently change how prod is migrated.
+        return (init_settings,)
+
+    @property
+    def url_is_set(self) -> bool:
+        return bool(os.environ.get(self.database_url_env, "").strip())
+
+    def configured_url(self) -> URL | None:
+        """The URL from the environment variable, or None when it is unset."""
+        raw = os.environ.get(self.database_url_env, "").strip()
+        if not raw:
+            return None
+        return parse_url(raw, source=self.database_url_env)
+
+    def missing_url_error(self) -> ConfigError:
+        return ConfigError(
+            f"{self.database_url_env} is not set, and the {self.name} environment has no "
+            f"embedded fallback; export {self.database_url_env}="
+            "postgresql://USER:PASSWORD@HOST:5432/DBNAME"
+        )
+
+
+@cache
+def _load_cached(name: str, folder: str) -> DatabaseSettings:
+    path, data = read_environment_file(name)
+    top_level = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    try:
+        return DatabaseSettings(name=name, **top_level)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{path} has invalid settings: {problems}") from None
+
+
+def load_settings(name: str) -> DatabaseSettings:
+    """The settings of environment ``name`` (``dev``, ``staging``, ``prod``...)."""
+    return _load_cached(name, str(find_environments_dir().resolve()))
+
+
+def load_all_settings() -> list[DatabaseSettings]:
+    """Every environment's settings, in promotion order."""
+    return [load_settings(name) for name in environment_names()]
+
+
+def read_table(name: str, table: str) -> dict[str, Any]:
+    """One table of an environment file (``[api]`` for the API's settings)."""
+    _, data = read_environment_file(name)
+    value = data.get(table, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"environments/{name}.toml: [{table}] must be a table")
+    return value
+
+
+__all__ = [
+    "DatabaseSettings",
+    "environment_names",
+    "find_environments_dir",
+    "load_all_settings",
+    "load_settings",
+    "project_root",
+    "read_table",
+]

@@ -1,0 +1,43 @@
+"""The API's database: an async engine built in the lifespan, one session per request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from agent_db.session import resolve_url
+from agent_db.settings import DatabaseSettings
+from agent_db.urls import async_url
+
+
+def build_engine(settings: DatabaseSettings, pool_size: int) -> AsyncEngine:
+    """A fixed-size pool: overflow connections are closed on return, which churns under load."""
+    return create_async_engine(
+        async_url(resolve_url(settings)),
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=False,
+        connect_args={"server_settings": {"application_name": "agent-api"}, "timeout": 5},
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed when the handler succeeds, rolled back otherwise."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,43 @@
+"""API settings: the ``[api]`` table of ``environments/<AGENT_ENV>.toml``, secrets from variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from agent_db.settings import read_table
+
+ENVIRONMENT_VARIABLE = "AGENT_ENV"
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: str = "dev"
+    debug: bool = False
+    log_level: str = "info"
+    cors_origins: list[str] = Field(default_factory=list)
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    jwt_secret_env: str = "DEV_JWT_SECRET"
+    pool_size: int = Field(default=20, ge=1, le=200)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def load_api_settings(environment: str | None = None, **overrides: Any) -> ApiSettings:
+    """The API settings of ``environment`` (default: ``AGENT_ENV``, else dev)."""
+    name = environment or os.environ.get(ENVIRONMENT_VARIABLE) or "dev"
+    return ApiSettings(environment=name, **{**read_table(name, "api"), **overrides})

@@ -1,0 +1,296 @@
+"""Invoke tasks: the one command surface for people and CI (``uv run invoke --list``).
+
+Tasks stay thin: they parse arguments, call ``agent_db`` / ``agent_api``, and print. Errors
+become one message and the exit code of the command contract (1 failure, 2 bad usage or
+configuration, 3 refused by a safety rule).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+ROOT = Path(__file__).resolve().parent
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENV_HELP = "environment: dev, staging or prod (files in environments/); default dev"
+
+
+def reports_errors(function: F) -> F:
+    """Turn toolkit errors into a one-line message and the contract's exit code."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from agent_db.errors import AgentDbError
+
+        try:
+            return function(*args, **kwargs)
+        except AgentDbError as error:
+            from agent_db.console import err_console
+
+            err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+            raise Exit(code=error.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+# --------------------------------------------------------------------------- db
+
+
+@task(help={"env": ENV_HELP})
+@reports_errors
+def current(c: Context, env: str = "dev") -> None:
+    """Print the environment's revision(s), marked (head) when at head."""
+    from agent_db.pipeline.graph import default_graph
+    from agent_db.pipeline.positions import read_position
+    from agent_db.pipeline.target import Target
+
+    graph = default_graph()
+    revisions = read_position(Target.open(env))
+    if not revisions:
+        print("base (no revision applied)")
+    for revision in revisions:
+        mark = " (head)" if revision in graph.heads else ""
+        known = "" if revision in graph else "  [unknown to this checkout]"
+        print(f"{revision}{mark}{known}")
+
+
+@task(help={"env": ENV_HELP})
+@reports_errors
+def heads(c: Context, env: str = "dev") -> None:
+    """Print the head revision(s) of the migration history."""
+    from agent_db.pipeline.graph import default_graph
+
+    graph = default_graph()
+    for head in graph.heads:
+        print(f"{head} (head)  {graph[head].message}")
+
+
+@task(help={"env": ENV_HELP, "verbose": "show parents, paths and full messages"})
+@reports_errors
+def history(c: Context, env: str = "dev", verbose: bool = False) -> None:
+    """The revision history, newest first, marking where each reachable environment stands."""
+    from agent_db.pipeline import history as history_module
+    from agent_db.pipeline.graph import default_graph
+    from agent_db.pipeline.positions import all_positions
+
+    graph = default_graph()
+    for entry in history_module.history(graph, all_positions()):
+        head = " (head)" if entry.is_head else ""
+        envs = f"  <- {', '.join(entry.environments)}" if entry.environments else ""
+        parents = ", ".join(entry.parents) or "<base>"
+        if not verbose:
+            print(f"{parents} -> {entry.revision}{head}, {entry.message}{envs}")
+            continue
+        print(f"Rev: {entry.revision}{head}{envs}")
+        print(f"Parent: {parents}")
+        print(f"Path: {os.path.relpath(entry.path, ROOT)}")
+        print()
+        for line in history_module.docstring(entry.path).splitlines():
+            print(f"    {line}".rstrip())
+        print()
+
+
+def _target(env: str) -> Any:
+    from agent_db.pipeline.target import Target
+
+    return Target.open(env)
+
+
+def _reporter(env: str) -> Any:
+    from agent_db.console import RichReporter
+
+    return RichReporter(env)
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    if as_json:
+        _print_json(result.as_json())
+        return
+    from agent_db.console import err_console
+
+    after = ", ".join(result.after) or "base"
+    if result.nothing_to_do:
+        err_console.print(f"{result.environment}: nothing to do; at {after}")
+    else:
+        err_console.print(f"{result.environment}: now at {after}")
+
+
+@task(help={"env": ENV_HELP, "to": "target revision (default head)", "json": "print a JSON result"})
+@reports_errors
+def upgrade(c: Context, env: str = "dev", to: str = "head", json: bool = False) -> None:
+    """Apply revisions up to --to under the migration lock, timeouts and ledger."""
+    from agent_db.pipeline import runner
+
+    _print_result(runner.upgrade(_target(env), to, reporter=_reporter(env)), json)
+
+
+OVERRIDE_HELP = {
+    "allow_protected": "required to do this on a protected environment (prod)",
+    "reason": "why, recorded in the ledger (required with --allow-protected)",
+}
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "to": "target revision: an id, 'base', or relative such as -1 (write --to=-1)",
+        "json": "print a JSON result",
+        **OVERRIDE_HELP,
+    }
+)
+@reports_errors
+def downgrade(
+    c: Context,
+    to: str,
+    env: str = "dev",
+    allow_protected: bool = False,
+    reason: str = "",
+    json: bool = False,
+) -> None:
+    """Revert revisions down to --to (refused on protected environments without override)."""
+    from agent_db.pipeline import runner
+
+    result = runner.downgrade(
+        _target(env), to, allow_protected=allow_protected, reason=reason or None, reporter=_reporter(env)
+    )
+    _print_result(result, json)
+
+
+@task(help={"env": ENV_HELP, "to": "revision to record as current ('base' to clear)", **OVERRIDE_HELP})
+@reports_errors
+def stamp(c: Context, to: str, env: str = "dev", allow_protected: bool = False, reason: str = "") -> None:
+    """Record --to as the current revision without running it (refused on protected envs)."""
+    from agent_db.pipeline import runner
+
+    result = runner.stamp(
+        _target(env), to, allow_protected=allow_protected, reason=reason or None, reporter=_reporter(env)
+    )
+    _print_result(result, False)
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "message": "what the revision does, e.g. 'add agents table'",
+        "autogenerate": "fill the revision from the difference between models and migrations",
+    }
+)
+@reports_errors
+def revision(c: Context, message: str, env: str = "dev", autogenerate: bool = False) -> None:
+    """Write a new revision file into packages/db/src/agent_db/migrations/versions/."""
+    from agent_db.pipeline.authoring import create_revision
+
+    for path in create_revision(_target(env), message, autogenerate=autogenerate):
+        print(os.path.relpath(path, ROOT))
+
+
+@task(help={"env": ENV_HELP})
+@reports_errors
+def check(c: Context, env: str = "dev") -> None:
+    """Fail (exit 3) when the models and the migrations disagree."""
+    from agent_db.console import err_console
+    from agent_db.pipeline.authoring import check_models_match
+
+    check_models_match(_target(env))
+    err_console.print("models and migrations agree")
+
+
+db = Collection("db", current, heads, history, upgrade, downgrade, stamp, revision, check)
+
+
+# --------------------------------------------------------------------------- api
+
+
+@task(help={"env": ENV_HELP, "host": "interface to bind", "port": "port", "workers": "processes"})
+@reports_errors
+def serve(c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the API against that environment's database."""
+    _serve(env, host, port, workers)
+
+
+def _serve(env: str, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from agent_db.session import resolve_url
+    from agent_db.settings import load_settings
+
+    settings = load_settings(env)
+    # Resolve once here (starting the embedded server for dev), and hand the URL to workers.
+    url = resolve_url(settings)
+    os.environ[settings.database_url_env] = url.render_as_string(hide_password=False)
+    os.environ["AGENT_ENV"] = env
+    uvicorn.run(
+        "agent_api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+    )
+
+
+api = Collection("api", serve)
+
+
+# --------------------------------------------------------------------------- top level
+
+
+@task(help={"host": "interface to bind", "port": "port"})
+@reports_errors
+def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Start (or reuse) the embedded PostgreSQL when dev has no URL, upgrade dev, serve the API."""
+    from agent_db.console import err_console
+    from agent_db.pipeline import runner
+    from agent_db.pipeline.target import Target
+
+    target = Target.open("dev")
+    err_console.print(f"dev database: {target.safe_url}")
+    runner.upgrade(target, "head", reporter=_reporter("dev"))
+    _serve("dev", host, port, 1)
+
+
+@task(
+    help={
+        "embedded": "ignore TEST_DATABASE_URL and run against the embedded PostgreSQL",
+        "k": "only tests matching this expression (pytest -k)",
+        "marker": "only tests with this marker (pytest -m)",
+        "args": "extra pytest arguments",
+    }
+)
+def test(c: Context, embedded: bool = False, k: str = "", marker: str = "", args: str = "") -> None:
+    """Run the test suite against real PostgreSQL (TEST_DATABASE_URL, else embedded)."""
+    env = dict(os.environ)
+    if embedded:
+        env.pop("TEST_DATABASE_URL", None)
+    command = [sys.executable, "-m", "pytest"]
+    if k:
+        command += ["-k", k]
+    if marker:
+        command += ["-m", marker]
+    import shlex
+
+    command += shlex.split(args)
+    result = c.run(shlex.join(command), env=env, warn=True, pty=False)
+    if result is None or result.exited != 0:
+        raise Exit(code=result.exited if result is not None else 1)
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff, format check, mypy, migration lint, workflow lint."""
+    c.run("ruff check .", echo=True)
+    c.run("ruff format --check .", echo=True)
+    c.run("mypy packages/db/src services/api/src tasks.py", echo=True)
+
+
+ns = Collection(dev, test, lint, db, api)
