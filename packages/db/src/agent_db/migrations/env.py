@@ -12,7 +12,7 @@ from typing import Any
 
 from alembic import context
 from alembic.util import CommandError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from agent_db.errors import AgentDbError
 from agent_db.migrations.support import include_name
@@ -66,9 +66,13 @@ def migrate(connection: Connection) -> None:
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        migrate(connection)
+    given = config.attributes.get("connection")
+    if isinstance(given, Engine):  # pytest-alembic hands over an engine
+        with given.connect() as connection:
+            migrate(connection)
+        return
+    if given is not None:
+        migrate(given)
         return
     from agent_db.migrations.cli_support import connect_for_plain_cli
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 # Tables the migration machinery owns; no revision creates them and autogenerate ignores them.
 BOOKKEEPING_TABLES = frozenset({"alembic_version", "schema_ledger"})
 
+
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Autogenerate compares our tables only, never the bookkeeping ones."""
     return not (type_ == "table" and name in BOOKKEEPING_TABLES)

@@ -26,7 +26,9 @@ _ASSIGNMENT = re.compile(
     r"\s*(?::[^=\n]*)?=\s*(?P<value>[^\n]+)$",
     re.MULTILINE,
 )
-_DOCSTRING_FIRST_LINE = re.compile(r'^\s*(?:"""|\'\'\')\s*(?P<line>[^\n]*?)\s*(?:"""|\'\'\')?\s*$', re.M)
+_DOCSTRING_FIRST_LINE = re.compile(
+    r'^\s*(?:"""|\'\'\')\s*(?P<line>[^\n]*?)\s*(?:"""|\'\'\')?\s*$', re.M
+)
 
 
 def file_checksum(data: bytes) -> str:
@@ -79,7 +81,9 @@ def _literal_assignments(text: str, path: Path) -> dict[str, object]:
     try:
         module = ast.parse(text, filename=str(path))
     except SyntaxError as error:
-        raise ConfigError(f"{path} is not valid Python (line {error.lineno}): {error.msg}") from None
+        raise ConfigError(
+            f"{path} is not valid Python (line {error.lineno}): {error.msg}"
+        ) from None
     for node in module.body:
         target: ast.expr | None = None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -104,7 +108,7 @@ def read_revision(path: Path) -> Revision:
     values = _literal_assignments(text, path)
     revision = values.get("revision")
     if not isinstance(revision, str) or not revision:
-        raise ConfigError(f"{path} does not define `revision = \"<id>\"`; is it a revision file?")
+        raise ConfigError(f'{path} does not define `revision = "<id>"`; is it a revision file?')
     if "down_revision" not in values:
         raise ConfigError(f"{path} does not define down_revision (None for the first revision)")
     docstring = _DOCSTRING_FIRST_LINE.search(text)
@@ -156,8 +160,8 @@ class RevisionGraph:
             revision = read_revision(path)
             if revision.id in revisions:
                 raise ConfigError(
-                    f"revision id {revision.id} is defined twice: {revisions[revision.id].path.name} "
-                    f"and {path.name}; give one of them a new id"
+                    f"revision id {revision.id} is defined twice: "
+                    f"{revisions[revision.id].path.name} and {path.name}; give one a new id"
                 )
             revisions[revision.id] = revision
         return cls(revisions, directory)
@@ -217,7 +221,9 @@ class RevisionGraph:
             raise ConfigError(
                 f"unknown revision {reference!r}; see 'uv run invoke db.history' for the revisions"
             )
-        raise ConfigError(f"revision prefix {reference!r} is ambiguous: {', '.join(sorted(matches))}")
+        raise ConfigError(
+            f"revision prefix {reference!r} is ambiguous: {', '.join(sorted(matches))}"
+        )
 
     def ancestors(self, revisions: Iterable[str], *, inclusive: bool = True) -> set[str]:
         """Every revision reachable downward from ``revisions``."""
@@ -305,7 +311,7 @@ class RevisionGraph:
 
 
 def default_graph() -> RevisionGraph:
-    """The graph of the revisions shipped in this package."""
-    from agent_db.alembic_config import VERSIONS_DIR
+    """The graph of this checkout's revisions (see ``alembic_config.versions_dir``)."""
+    from agent_db.alembic_config import versions_dir
 
-    return RevisionGraph.load(VERSIONS_DIR)
+    return RevisionGraph.load(versions_dir())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent_db.pipeline.graph import RevisionGraph
 from agent_db.pipeline.positions import Position
@@ -41,6 +42,5 @@ def history(graph: RevisionGraph, positions: Sequence[Position] = ()) -> list[Hi
 
 def docstring(path: str) -> str:
     """A revision file's whole docstring (for ``--verbose``)."""
-    with open(path, encoding="utf-8") as handle:
-        module = ast.parse(handle.read())
+    module = ast.parse(Path(path).read_text(encoding="utf-8"))
     return ast.get_docstring(module) or ""

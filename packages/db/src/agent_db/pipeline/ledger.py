@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Connection, text
@@ -110,12 +111,12 @@ def git_commit() -> str | None:
         return os.environ["GITHUB_SHA"]
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
             capture_output=True,
             text=True,
             timeout=5,
             check=False,
-            cwd=os.path.dirname(agent_db.__file__),
+            cwd=Path(agent_db.__file__).parent,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -173,7 +174,9 @@ def start_step(
     return int(row_id)
 
 
-def finish_step(connection: Connection, row_id: int, outcome: Outcome, error: str | None = None) -> None:
+def finish_step(
+    connection: Connection, row_id: int, outcome: Outcome, error: str | None = None
+) -> None:
     """Move a ``running`` row to its final outcome. Inside a migration transaction it commits
     with that transaction; on an autocommit connection it is immediate."""
     connection.execute(
@@ -227,8 +230,8 @@ def close_abandoned_steps(connection: Connection) -> int:
             "error = 'interrupted: the runner stopped before recording an outcome (killed, or "
             "its connection was lost); the transaction of this step was rolled back' "
             "WHERE outcome = 'running' AND backend_pid IS DISTINCT FROM pg_backend_pid() "
-            "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = schema_ledger.backend_pid "
-            "AND a.application_name LIKE 'agent-db%')"
+            "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+            "WHERE a.pid = schema_ledger.backend_pid AND a.application_name LIKE 'agent-db%')"
         )
     )
     if connection.in_transaction():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent_db.embedded import running_database_url
 from agent_db.errors import AgentDbError
 from agent_db.pipeline.graph import RevisionGraph
 from agent_db.pipeline.target import Target, current_revisions
-from agent_db.settings import DatabaseSettings, load_all_settings
-from agent_db.embedded import running_database_url
 from agent_db.session import resolve_url
+from agent_db.settings import DatabaseSettings, load_all_settings
 from agent_db.urls import sync_url
 
 

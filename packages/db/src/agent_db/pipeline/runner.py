@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -58,14 +58,16 @@ class RunResult:
         }
 
 
-def require_override(target: Target, action: str, allow_protected: bool, reason: str | None) -> None:
+def require_override(
+    target: Target, action: str, allow_protected: bool, reason: str | None
+) -> None:
     """Protected environments refuse downgrade and stamp without an explicit, reasoned override."""
     if not target.settings.protected:
         return
     if not allow_protected:
         raise SafetyRefusal(
             f"{action} on {target.name} refused: {target.name} is a protected environment. If it "
-            f"is really needed, run again with --allow-protected --reason \"why\"; the reason "
+            f'is really needed, run again with --allow-protected --reason "why"; the reason '
             "is recorded in the ledger"
         )
     if not reason or len(reason.strip()) < 10:
@@ -98,13 +100,18 @@ class _Session:
         lock_timeout = revision.lock_timeout or self.target.settings.lock_timeout
         statement_timeout = revision.statement_timeout or self.target.settings.statement_timeout
         self.migration.execute(
-            text("SELECT set_config('lock_timeout', :l, false), set_config('statement_timeout', :s, false)"),
+            text(
+                "SELECT set_config('lock_timeout', :l, false), "
+                "set_config('statement_timeout', :s, false)"
+            ),
             {"l": lock_timeout, "s": statement_timeout},
         )
         self.migration.commit()
         return lock_timeout, statement_timeout
 
-    def run_alembic(self, direction: Direction, destination: str, on_apply: Callable[..., None]) -> None:
+    def run_alembic(
+        self, direction: Direction, destination: str, on_apply: Callable[..., None]
+    ) -> None:
         script = self.script
 
         def steps(rev: Any, context: Any) -> Any:
@@ -114,7 +121,9 @@ class _Session:
                 return script._downgrade_revs(destination, rev)
             return script._stamp_revs(destination, rev)
 
-        config = alembic_config(self.target.name, connection=self.migration, on_version_apply=on_apply)
+        config = alembic_config(
+            self.target.name, connection=self.migration, on_version_apply=on_apply
+        )
         with EnvironmentContext(
             config,
             script,
@@ -146,10 +155,8 @@ def _open_session(
                     target, lock_connection, migration, graph, reporter, uuid.uuid4(), reason
                 )
         finally:
-            try:
+            with suppress(DBAPIError):  # when the session is gone, so is the lock
                 unlock(lock_connection)
-            except DBAPIError:
-                pass  # the session is gone, and the lock with it
 
 
 def _check_known(graph: RevisionGraph, current: tuple[str, ...], target: Target) -> None:
@@ -172,7 +179,7 @@ def _is_lock_timeout(error: BaseException) -> bool:
 
 
 def _run_steps(session: _Session, direction: Direction, revisions: list[str]) -> list[str]:
-    target, graph, reporter = session.target, session.graph, session.reporter
+    _target, graph, reporter = session.target, session.graph, session.reporter
     reporter.run_started(direction, [graph[r] for r in revisions])
     done: list[str] = []
     for index, revision_id in enumerate(revisions, start=1):
@@ -192,7 +199,12 @@ def _run_steps(session: _Session, direction: Direction, revisions: list[str]) ->
 
 
 def _run_one(
-    session: _Session, direction: Direction, revision: Revision, destination: str, index: int, total: int
+    session: _Session,
+    direction: Direction,
+    revision: Revision,
+    destination: str,
+    index: int,
+    total: int,
 ) -> None:
     target, reporter = session.target, session.reporter
     attempts = 1 + (target.settings.lock_retries if direction != "stamp" else 0)
@@ -210,7 +222,7 @@ def _run_one(
             attempt=attempt,
         )
 
-        def mark_success(*, ctx: Any, **_: Any) -> None:
+        def mark_success(*, ctx: Any, row_id: int = row_id, **_: Any) -> None:
             ledger.finish_step(ctx.connection, row_id, "success")
 
         pid = session.migration.execute(text("SELECT pg_backend_pid()")).scalar_one()
@@ -233,7 +245,9 @@ def _run_one(
             _record_failure(session, row_id, message)
             if _is_lock_timeout(error) and attempt < attempts:
                 delay = target.settings.retry_backoff_seconds * 2 ** (attempt - 1)
-                reporter.step_retrying(revision, f"{message}; attempt {attempt + 1} of {attempts}", delay)
+                reporter.step_retrying(
+                    revision, f"{message}; attempt {attempt + 1} of {attempts}", delay
+                )
                 time.sleep(delay)
                 continue
             now = current_revisions(session.lock)
@@ -249,10 +263,9 @@ def _run_one(
 
 
 def _record_failure(session: _Session, row_id: int, message: str) -> None:
-    try:
+    # If the database went away, the row stays 'running' and the next run closes it.
+    with suppress(DBAPIError):
         ledger.finish_step(session.lock, row_id, "failed", message)
-    except DBAPIError:
-        pass  # the database went away; the row stays 'running' and the next run closes it
 
 
 def upgrade(
@@ -269,7 +282,11 @@ def upgrade(
     with _open_session(target, graph, reporter, None) as session:
         before = current_revisions(session.lock)
         _check_known(graph, before, target)
-        if destination is not None and destination in graph.ancestors(before) and destination not in before:
+        if (
+            destination is not None
+            and destination in graph.ancestors(before)
+            and destination not in before
+        ):
             raise ConfigError(
                 f"{target.name} is already past {destination}; to go back use "
                 f"'uv run invoke db.downgrade --env {target.name} --to {destination}'"

@@ -20,25 +20,35 @@ SCRATCH_PREFIX = "agent_scratch_"
 
 
 def _admin_conninfo(url: URL) -> str:
-    return url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    return url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
 
 
 @contextmanager
 def scratch_database(server_url: URL, *, variable: str | None = None) -> Iterator[URL]:
     """A new empty database on the server of ``server_url``, dropped on exit."""
     name = f"{SCRATCH_PREFIX}{secrets.token_hex(6)}"
-    with translate_connection_errors(server_url, variable):
-        with psycopg.connect(_admin_conninfo(server_url), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with (
+        translate_connection_errors(server_url, variable),
+        psycopg.connect(_admin_conninfo(server_url), autocommit=True, connect_timeout=5) as admin,
+    ):
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield server_url.set(database=name)
     finally:
-        with psycopg.connect(_admin_conninfo(server_url), autocommit=True, connect_timeout=5) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        with psycopg.connect(
+            _admin_conninfo(server_url), autocommit=True, connect_timeout=5
+        ) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @contextmanager
-def migrated_scratch(server_url: URL, revision: str = "head", *, environment: str = "dev") -> Iterator[Connection]:
+def migrated_scratch(
+    server_url: URL, revision: str = "head", *, environment: str = "dev"
+) -> Iterator[Connection]:
     """A connection to a scratch database upgraded to ``revision`` by the real migrations."""
     with scratch_database(server_url) as url:
         engine = create_sync_engine(url, application_name="agent-db-scratch")

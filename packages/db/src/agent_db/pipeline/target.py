@@ -38,7 +38,9 @@ class Target:
         return redact(self.url)
 
     @contextmanager
-    def connect(self, *, purpose: str = "agent-db", autocommit: bool = False) -> Iterator[Connection]:
+    def connect(
+        self, *, purpose: str = "agent-db", autocommit: bool = False
+    ) -> Iterator[Connection]:
         """A connection, closed on exit; connection failures become one clear message."""
         engine = create_sync_engine(self.url, application_name=purpose)
         try:
@@ -55,7 +57,8 @@ class Target:
 
 
 def table_exists(connection: Connection, name: str) -> bool:
-    return connection.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
+    query = text("SELECT to_regclass(:name) IS NOT NULL")
+    return bool(connection.execute(query, {"name": name}).scalar_one())
 
 
 def current_revisions(connection: Connection) -> tuple[str, ...]:

@@ -1,0 +1,175 @@
+"""Safe-migration helpers for revision files: changes that keep the API serving.
+
+Use them inside ``upgrade()`` / ``downgrade()``:
+
+- :func:`create_index_concurrently` / :func:`drop_index_concurrently`: build or drop an index
+  without blocking writes. They run in an autocommit block (``CONCURRENTLY`` cannot run in a
+  transaction); the runner's migration lock lives on another connection, so it stays held. An
+  invalid index left by an interrupted build is detected and rebuilt.
+- :func:`add_foreign_key_not_valid` + :func:`validate_constraint` (and
+  :func:`add_check_not_valid`): add the constraint without scanning the table under an
+  exclusive lock, then validate it under a lock that lets reads and writes go on.
+- :func:`backfill_in_batches`: a data migration in short transactions of ``batch_size`` rows,
+  with progress output; it is resumable because each batch only touches rows still to do.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+
+from alembic import op
+from sqlalchemy import text
+
+
+def _quote(identifier: str) -> str:
+    return op.get_context().dialect.identifier_preparer.quote(identifier)
+
+
+def _offline() -> bool:
+    return op.get_context().as_sql
+
+
+def _index_state(name: str) -> str | None:
+    """'valid', 'invalid' or None (absent) for the index ``name`` in the current schema."""
+    if _offline():
+        return None
+    row = (
+        op.get_bind()
+        .execute(
+            text(
+                "SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                "WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace"
+            ),
+            {"name": name},
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    return "valid" if row[0] else "invalid"
+
+
+def create_index_concurrently(
+    name: str,
+    table: str,
+    columns: Sequence[str],
+    *,
+    unique: bool = False,
+    where: str | None = None,
+    using: str | None = None,
+) -> None:
+    """``CREATE INDEX CONCURRENTLY`` in an autocommit block; rebuilds an invalid leftover."""
+    with op.get_context().autocommit_block():
+        if _index_state(name) == "invalid":
+            # A build that was interrupted (killed, cancelled, lock timeout) leaves an INVALID
+            # index that is maintained on writes but never used: drop it and build again.
+            op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
+        op.create_index(
+            name,
+            table,
+            list(columns),
+            unique=unique,
+            postgresql_concurrently=True,
+            postgresql_where=text(where) if where else None,
+            postgresql_using=using,
+            if_not_exists=True,
+        )
+
+
+def drop_index_concurrently(name: str, table: str) -> None:
+    """``DROP INDEX CONCURRENTLY IF EXISTS`` in an autocommit block."""
+    with op.get_context().autocommit_block():
+        op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
+
+
+def add_foreign_key_not_valid(
+    name: str,
+    source_table: str,
+    referent_table: str,
+    local_columns: Sequence[str],
+    remote_columns: Sequence[str],
+    *,
+    ondelete: str | None = None,
+) -> None:
+    """Add a foreign key without checking existing rows (brief lock, no table scan).
+
+    Follow it with :func:`validate_constraint`, ideally in a revision of its own.
+    """
+    op.create_foreign_key(
+        name,
+        source_table,
+        referent_table,
+        list(local_columns),
+        list(remote_columns),
+        ondelete=ondelete,
+        postgresql_not_valid=True,
+    )
+
+
+def add_check_not_valid(name: str, table: str, condition: str) -> None:
+    """Add a CHECK constraint without checking existing rows; validate it afterwards."""
+    op.execute(
+        f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} CHECK ({condition}) NOT VALID"
+    )
+
+
+def validate_constraint(table: str, name: str) -> None:
+    """``VALIDATE CONSTRAINT``: scans the table under SHARE UPDATE EXCLUSIVE (reads and writes
+    continue)."""
+    op.execute(f"ALTER TABLE {_quote(table)} VALIDATE CONSTRAINT {_quote(name)}")
+
+
+def backfill_in_batches(
+    table: str,
+    *,
+    set_clause: str,
+    pending: str,
+    key: str = "id",
+    batch_size: int = 10_000,
+    pause_seconds: float = 0.0,
+    label: str | None = None,
+) -> int:
+    """Update rows matching ``pending`` in batches of ``batch_size``, each in its own transaction.
+
+    ``pending`` must stop matching a row once it is done (for example ``message_count IS
+    NULL``): that is what makes an interrupted backfill resume where it stopped. Progress goes to
+    stderr. Returns the number of rows updated. Offline (``--sql``) it renders one batch loop.
+    """
+    quoted_table, quoted_key = _quote(table), _quote(key)
+    statement = (
+        f"UPDATE {quoted_table} SET {set_clause} WHERE {quoted_key} IN ("
+        f"SELECT {quoted_key} FROM {quoted_table} WHERE {pending} "
+        f"ORDER BY {quoted_key} LIMIT {int(batch_size)} FOR UPDATE SKIP LOCKED)"
+    )
+    if _offline():
+        op.execute(
+            f"-- repeated in batches of {int(batch_size)} rows until no row is updated\n{statement}"
+        )
+        return 0
+    name = label or f"backfill {table}"
+    done = 0
+    started = time.monotonic()
+    with op.get_context().autocommit_block():
+        # In the autocommit block every statement is its own transaction: each batch commits
+        # (and releases its row locks) before the next one starts.
+        connection = op.get_bind()
+        while True:
+            updated = connection.execute(text(statement)).rowcount
+            done += updated
+            if updated:
+                rate = done / max(time.monotonic() - started, 1e-6)
+                print(f"  {name}: {done} rows ({rate:,.0f}/s)", file=sys.stderr, flush=True)
+            if updated < batch_size:
+                # SKIP LOCKED may have passed over rows that live traffic holds: look again.
+                remaining = connection.execute(
+                    text(f"SELECT EXISTS (SELECT 1 FROM {quoted_table} WHERE {pending})")
+                ).scalar_one()
+                if not remaining:
+                    break
+                if not updated:
+                    time.sleep(0.1)
+            if pause_seconds:
+                time.sleep(pause_seconds)
+    return done
