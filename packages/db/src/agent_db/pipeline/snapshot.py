@@ -33,18 +33,20 @@ _QUERIES: dict[str, str] = {
         FROM pg_attribute a
         JOIN pg_class c ON c.oid = a.attrelid
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
-          AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relnamespace = current_schema()::regnamespace
+          AND c.relkind IN ('r', 'p', 'f', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped
     """,
     "index": """
         SELECT i.relname, regexp_replace(pg_get_indexdef(i.oid), ' ON [^ ]+\\.', ' ON ')
                || CASE WHEN x.indisvalid THEN '' ELSE ' [INVALID]' END
-        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        FROM pg_index x
+        JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
         WHERE t.relnamespace = current_schema()::regnamespace
     """,
     "constraint": """
         SELECT t.relname || '.' || k.conname,
-               pg_get_constraintdef(k.oid) || CASE WHEN k.convalidated THEN '' ELSE ' [NOT VALID]' END
+               pg_get_constraintdef(k.oid)
+               || CASE WHEN k.convalidated THEN '' ELSE ' [NOT VALID]' END
         FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
         WHERE t.relnamespace = current_schema()::regnamespace
     """,
@@ -64,7 +66,8 @@ _QUERIES: dict[str, str] = {
     "function": """
         SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
                md5(pg_get_functiondef(p.oid))
-        FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.prokind IN ('f', 'p')
+        FROM pg_proc p
+        WHERE p.pronamespace = current_schema()::regnamespace AND p.prokind IN ('f', 'p')
     """,
     "trigger": """
         SELECT t.relname || '.' || g.tgname, pg_get_triggerdef(g.oid)
@@ -106,13 +109,12 @@ class Difference:
     expected: str | None  # None: not produced by the migration history
 
     def describe(self) -> str:
+        subject = f"{self.kind} {self.name}"
         if self.expected is None:
-            return f"{self.kind} {self.name} is in the database but not in the migration history ({self.live})"
+            return f"{subject} is in the database but not in the migration history ({self.live})"
         if self.live is None:
-            return (
-                f"{self.kind} {self.name} is missing from the database (expected: {self.expected})"
-            )
-        return f"{self.kind} {self.name} differs: database has {self.live!r}, history gives {self.expected!r}"
+            return f"{subject} is missing from the database (expected: {self.expected})"
+        return f"{subject} differs: database has {self.live!r}, history gives {self.expected!r}"
 
     def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "live": self.live, "expected": self.expected}
