@@ -175,13 +175,9 @@ def downgrade(
     _print_result(result, json)
 
 
-@task(
-    help={"env": ENV_HELP, "to": "revision to record as current ('base' to clear)", **OVERRIDE_HELP}
-)
+@task(help={"env": ENV_HELP, "to": "revision to record as current ('base' to clear)", **OVERRIDE_HELP})
 @reports_errors
-def stamp(
-    c: Context, to: str, env: str = "dev", allow_protected: bool = False, reason: str = ""
-) -> None:
+def stamp(c: Context, to: str, env: str = "dev", allow_protected: bool = False, reason: str = "") -> None:
     """Record --to as the current revision without running it (refused on protected envs)."""
     from agent_db.pipeline import runner
 
@@ -222,7 +218,126 @@ def check(c: Context, env: str = "dev") -> None:
     err_console.print("models and migrations agree")
 
 
-db = Collection("db", current, heads, history, upgrade, downgrade, stamp, revision, check)
+@task(
+    help={
+        "json": "print one JSON document",
+        "markdown": "print a Markdown table and a Mermaid graph (for a GitHub job summary)",
+        "drift": "compare each live schema with the history (default on; --no-drift skips it)",
+    }
+)
+@reports_errors
+def status(c: Context, json: bool = False, markdown: bool = False, drift: bool = True) -> None:
+    """Every environment side by side: current, pending, checksums, drift, last deployment."""
+    from agent_db.pipeline.graph import default_graph
+    from agent_db.pipeline.status import collect_status
+
+    graph = default_graph()
+    result = collect_status(drift=drift, graph=graph)
+    if json:
+        _print_json(result.as_json())
+        return
+    if markdown:
+        from agent_db.pipeline.status_markdown import render_markdown
+
+        print(render_markdown(result, graph), end="")
+        return
+    from agent_db.console import print_status
+
+    print_status(result)
+
+
+@task(help={"env": ENV_HELP, "to": "target revision (default head)", "json": "print JSON"})
+@reports_errors
+def plan(c: Context, env: str = "dev", to: str = "head", json: bool = False) -> None:
+    """The revisions and the exact SQL that db.upgrade would run now; runs nothing."""
+    from agent_db.pipeline.plan import build_plan
+
+    result = build_plan(_target(env), to)
+    if json:
+        _print_json(result.as_json())
+    else:
+        print(result.as_sql(), end="")
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "json": "print one JSON document",
+        "drift": "compare the live schema with the history (default on)",
+    }
+)
+@reports_errors
+def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True) -> None:
+    """Applied revisions' checksums against the files, and the live schema against the history."""
+    from agent_db.errors import SafetyRefusal
+    from agent_db.pipeline.verify import verify as run_verify
+
+    result = run_verify(_target(env), drift=drift)
+    if json:
+        _print_json(result.as_json())
+    problems = [m.describe() for m in result.checksums.mismatches]
+    problems += [f"drift: {d.describe()}" for d in result.drift]
+    if problems:
+        raise SafetyRefusal(
+            f"{env} failed verification:\n  - "
+            + "\n  - ".join(problems)
+            + "\nRestore edited revision files from git; undo hand-made schema changes or "
+            "capture them in a new revision"
+        )
+    if not json:
+        from agent_db.console import err_console
+
+        unrecorded = result.checksums.unrecorded
+        note = f" ({len(unrecorded)} applied revision(s) have no ledger record)" if unrecorded else ""
+        err_console.print(f"{env}: checksums match the files and no drift{note}")
+
+
+@task(
+    help={
+        "to": "the environment to promote (staging, prod)",
+        "manifest": "the previous stage's manifest, instead of reading the source live",
+        "manifest_out": "where to write this stage's manifest (default manifests/<env>.json)",
+        "json": "print a JSON result",
+    }
+)
+@reports_errors
+def promote(c: Context, to: str, manifest: str = "", manifest_out: str = "", json: bool = False) -> None:
+    """Move --to to the revision its promote_from environment has verified, never further."""
+    from agent_db.console import err_console
+    from agent_db.pipeline.promote import promote as run_promote
+
+    result = run_promote(
+        to,
+        manifest=Path(manifest) if manifest else None,
+        manifest_out=Path(manifest_out) if manifest_out else None,
+        reporter=_reporter(to),
+    )
+    if json:
+        _print_json(result.as_json())
+        return
+    after = ", ".join(result.run.after) or "base"
+    done = "nothing to do" if not result.run.applied else f"applied {len(result.run.applied)}"
+    err_console.print(
+        f"{to}: {done}; at {after} (= {result.source.environment}, read {result.source.origin}); "
+        f"manifest written to {result.manifest_path}"
+    )
+
+
+db = Collection(
+    "db",
+    current,
+    heads,
+    history,
+    upgrade,
+    downgrade,
+    stamp,
+    revision,
+    check,
+    status,
+    plan,
+    verify,
+    promote,
+)
 
 
 # --------------------------------------------------------------------------- api
@@ -230,9 +345,7 @@ db = Collection("db", current, heads, history, upgrade, downgrade, stamp, revisi
 
 @task(help={"env": ENV_HELP, "host": "interface to bind", "port": "port", "workers": "processes"})
 @reports_errors
-def serve(
-    c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 8000, workers: int = 1
-) -> None:
+def serve(c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the API against that environment's database."""
     _serve(env, host, port, workers)
 

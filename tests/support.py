@@ -38,9 +38,7 @@ class DatabaseFactory:
     def drop_all(self) -> None:
         with psycopg.connect(conninfo(self.server.set(database="postgres")), autocommit=True) as c:
             for name in self.created:
-                c.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
+                c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         self.created.clear()
 
 

@@ -48,9 +48,7 @@ async def test_health_is_ok_without_a_database(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.anyio
-async def test_ready_follows_the_schema_revision(
-    empty_url: URL, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_ready_follows_the_schema_revision(empty_url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
     head = default_graph().single_head()
     async for client in _client(empty_url, monkeypatch):
         empty = await client.get("/ready")

@@ -104,9 +104,7 @@ def _copy_environments(tmp_path: Path) -> Path:
     return folder
 
 
-def test_malformed_environment_file_is_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_malformed_environment_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _copy_environments(tmp_path)
     (folder / "staging.toml").write_text("database_url_env = [unclosed\n")
     monkeypatch.setenv("AGENT_ENVIRONMENTS_DIR", str(folder))
@@ -116,9 +114,7 @@ def test_malformed_environment_file_is_named(
 
 def test_invalid_setting_value_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _copy_environments(tmp_path)
-    text = (
-        (folder / "prod.toml").read_text().replace('lock_timeout = "2s"', 'lock_timeout = "soon"')
-    )
+    text = (folder / "prod.toml").read_text().replace('lock_timeout = "2s"', 'lock_timeout = "soon"')
     (folder / "prod.toml").write_text(text)
     monkeypatch.setenv("AGENT_ENVIRONMENTS_DIR", str(folder))
     with pytest.raises(ConfigError, match=r"prod\.toml has invalid settings: lock_timeout"):

@@ -39,9 +39,7 @@ def indexes(url: URL) -> dict[str, str]:
 
 def tables(url: URL) -> set[str]:
     with psycopg.connect(conninfo(url)) as connection:
-        rows = connection.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        ).fetchall()
+        rows = connection.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
     return {row[0] for row in rows}
 
 
@@ -189,9 +187,7 @@ CHANGE_MODEL = textwrap.dedent(
 )
 
 
-def test_model_change_fails_check_until_autogenerate_writes_it(
-    tmp_path: Path, server_url: URL
-) -> None:
+def test_model_change_fails_check_until_autogenerate_writes_it(tmp_path: Path, server_url: URL) -> None:
     versions = tmp_path / "versions"
     shutil.copytree(VERSIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
     env = {

@@ -48,14 +48,16 @@ def alembic_config(
     *,
     connection: Connection | None = None,
     stdout: TextIO | None = None,
+    output_buffer: TextIO | None = None,
     **attributes: Any,
 ) -> Config:
     """Alembic configuration for ``environment``.
 
     ``connection`` (when given) is what env.py migrates; otherwise env.py connects with the
-    environment's settings. Extra ``attributes`` reach env.py through ``config.attributes``.
+    environment's settings. ``output_buffer`` receives offline (``--sql``) output. Extra
+    ``attributes`` reach env.py through ``config.attributes``.
     """
-    config = Config(stdout=stdout or sys.stdout)
+    config = Config(stdout=stdout or sys.stdout, output_buffer=output_buffer)
     for key, value in MAIN_OPTIONS.items():
         config.set_main_option(key, value)
     if versions_dir() != VERSIONS_DIR:

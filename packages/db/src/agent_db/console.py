@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from agent_db.pipeline.graph import Revision
 from agent_db.pipeline.lock import LockHolder
+from agent_db.pipeline.status import Status
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -58,3 +61,57 @@ class RichReporter:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def print_status(status: Status, console: Console | None = None) -> None:
+    """``db.status`` for people: one row per environment."""
+    from rich.table import Table
+
+    table = Table(title=f"head {', '.join(status.heads)} ({status.revision_count} revisions)")
+    for column in (
+        "environment",
+        "state",
+        "current",
+        "pending",
+        "checksums",
+        "drift",
+        "last deployment",
+    ):
+        table.add_column(column, overflow="fold")
+    for env in status.environments:
+        if not env.reachable:
+            table.add_row(env.name, "[red]unreachable[/]", "-", "-", "-", "-", env.problem or "")
+            continue
+        state = "[green]at head[/]" if env.at_head else "[yellow]behind[/]"
+        if env.unknown:
+            state = "[red]ahead of this code[/]"
+        checksums = "-"
+        if env.checksums is not None:
+            checksums = (
+                "[red]" + ", ".join(m.revision for m in env.checksums.mismatches) + " edited[/]"
+                if env.checksums.mismatches
+                else "ok"
+            )
+        if env.drift_problem:
+            drift = f"not checked ({env.drift_problem})"
+        elif env.drift is None:
+            drift = "-"
+        else:
+            drift = "none" if not env.drift else "[red]" + "; ".join(env.drift) + "[/]"
+        last = env.last_deployment
+        deployment = (
+            f"{last['direction']} {last['revision'][:12]} {last['outcome']} by {last['actor']} "
+            f"{(last['finished_at'] or last['started_at'])[:19].replace('T', ' ')}"
+            if last
+            else "-"
+        )
+        table.add_row(
+            env.name + (" (protected)" if env.protected else ""),
+            state,
+            ", ".join(c[:12] for c in env.current) or "base",
+            str(len(env.pending)),
+            checksums,
+            drift,
+            deployment,
+        )
+    (console or Console(width=None if sys.stdout.isatty() else 160)).print(table)

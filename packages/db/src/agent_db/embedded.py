@@ -58,9 +58,7 @@ def ensure_database(admin_url: URL, database: str) -> URL:
     """Create ``database`` on the server of ``admin_url`` when missing; return its URL."""
     conninfo = _conninfo(admin_url)
     with psycopg.connect(conninfo, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
-        ).fetchone()
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     return admin_url.set(database=database)

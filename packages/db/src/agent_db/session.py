@@ -53,9 +53,7 @@ def unreachable(error: DBAPIError, url: URL, variable: str | None) -> DatabaseUn
     """A one-paragraph message for a failed connection: where, why, and what to check."""
     reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
     check = f"check {variable} and that the server is up" if variable else "check the server"
-    return DatabaseUnavailable(
-        f"cannot reach PostgreSQL at {describe_location(url)}: {reason}; {check}"
-    )
+    return DatabaseUnavailable(f"cannot reach PostgreSQL at {describe_location(url)}: {reason}; {check}")
 
 
 @contextmanager

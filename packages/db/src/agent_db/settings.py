@@ -91,8 +91,7 @@ def read_environment_file(name: str) -> tuple[Path, dict[str, Any]]:
     if not isinstance(name, str) or not _ENVIRONMENT_NAME.match(name) or name not in valid:
         shown = name if isinstance(name, str) and len(name) <= 40 else f"{str(name)[:40]}..."
         raise ConfigError(
-            f"unknown environment {shown!r}; valid environments: {', '.join(valid)} "
-            f"(defined in {folder})"
+            f"unknown environment {shown!r}; valid environments: {', '.join(valid)} (defined in {folder})"
         )
     path = folder / f"{name}.toml"
     try:
@@ -169,9 +168,7 @@ def _load_cached(name: str, folder: str) -> DatabaseSettings:
     try:
         return DatabaseSettings(name=name, **top_level)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"{path} has invalid settings: {problems}") from None
 
 

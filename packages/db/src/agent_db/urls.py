@@ -21,8 +21,7 @@ def parse_url(raw: str, *, source: str) -> URL:
         url = make_url(raw.strip())
     except ArgumentError:
         raise ConfigError(
-            f"{source} is not a valid database URL; expected "
-            "postgresql://USER:PASSWORD@HOST:5432/DBNAME"
+            f"{source} is not a valid database URL; expected postgresql://USER:PASSWORD@HOST:5432/DBNAME"
         ) from None
     backend = url.drivername.split("+", 1)[0]
     if backend not in _POSTGRES_NAMES:

@@ -27,9 +27,7 @@ target_metadata = Base.metadata
 
 def environment_name() -> str:
     """The environment: set by the toolkit, or ``-x env=NAME``, or ``AGENT_ENV``, or dev."""
-    chosen = config.attributes.get("environment") or context.get_x_argument(as_dictionary=True).get(
-        "env"
-    )
+    chosen = config.attributes.get("environment") or context.get_x_argument(as_dictionary=True).get("env")
     return str(chosen or os.environ.get("AGENT_ENV") or "dev")
 
 

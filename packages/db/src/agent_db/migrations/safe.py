@@ -110,9 +110,7 @@ def add_foreign_key_not_valid(
 
 def add_check_not_valid(name: str, table: str, condition: str) -> None:
     """Add a CHECK constraint without checking existing rows; validate it afterwards."""
-    op.execute(
-        f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} CHECK ({condition}) NOT VALID"
-    )
+    op.execute(f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} CHECK ({condition}) NOT VALID")
 
 
 def validate_constraint(table: str, name: str) -> None:
@@ -144,9 +142,7 @@ def backfill_in_batches(
         f"ORDER BY {quoted_key} LIMIT {int(batch_size)} FOR UPDATE SKIP LOCKED)"
     )
     if _offline():
-        op.execute(
-            f"-- repeated in batches of {int(batch_size)} rows until no row is updated\n{statement}"
-        )
+        op.execute(f"-- repeated in batches of {int(batch_size)} rows until no row is updated\n{statement}")
         return 0
     name = label or f"backfill {table}"
     done = 0

@@ -43,9 +43,7 @@ def create_revision(target: Target, message: str, *, autogenerate: bool) -> list
         if autogenerate:
             with migrated_scratch(target.url, environment=target.name) as connection:
                 config.attributes["connection"] = connection
-                scripts = command.revision(
-                    config, message=message, autogenerate=True, head=head or "head"
-                )
+                scripts = command.revision(config, message=message, autogenerate=True, head=head or "head")
         else:
             scripts = command.revision(config, message=message, head=head or "head")
     except CommandError as error:

@@ -26,9 +26,7 @@ class BlockingSession:
 
     def describe(self) -> str:
         since = (
-            f", in a transaction since {self.transaction_start:%H:%M:%S}"
-            if self.transaction_start
-            else ""
+            f", in a transaction since {self.transaction_start:%H:%M:%S}" if self.transaction_start else ""
         )
         query = f", last query: {self.query!r}" if self.query else ""
         return (

@@ -26,9 +26,7 @@ _ASSIGNMENT = re.compile(
     r"\s*(?::[^=\n]*)?=\s*(?P<value>[^\n]+)$",
     re.MULTILINE,
 )
-_DOCSTRING_FIRST_LINE = re.compile(
-    r'^\s*(?:"""|\'\'\')\s*(?P<line>[^\n]*?)\s*(?:"""|\'\'\')?\s*$', re.M
-)
+_DOCSTRING_FIRST_LINE = re.compile(r'^\s*(?:"""|\'\'\')\s*(?P<line>[^\n]*?)\s*(?:"""|\'\'\')?\s*$', re.M)
 
 
 def file_checksum(data: bytes) -> str:
@@ -81,9 +79,7 @@ def _literal_assignments(text: str, path: Path) -> dict[str, object]:
     try:
         module = ast.parse(text, filename=str(path))
     except SyntaxError as error:
-        raise ConfigError(
-            f"{path} is not valid Python (line {error.lineno}): {error.msg}"
-        ) from None
+        raise ConfigError(f"{path} is not valid Python (line {error.lineno}): {error.msg}") from None
     for node in module.body:
         target: ast.expr | None = None
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -221,16 +217,13 @@ class RevisionGraph:
             raise ConfigError(
                 f"unknown revision {reference!r}; see 'uv run invoke db.history' for the revisions"
             )
-        raise ConfigError(
-            f"revision prefix {reference!r} is ambiguous: {', '.join(sorted(matches))}"
-        )
+        raise ConfigError(f"revision prefix {reference!r} is ambiguous: {', '.join(sorted(matches))}")
 
     def ancestors(self, revisions: Iterable[str], *, inclusive: bool = True) -> set[str]:
         """Every revision reachable downward from ``revisions``."""
+        start = list(revisions)
         seen: set[str] = set()
-        queue = deque(revisions)
-        if not inclusive:
-            queue = deque(p for r in revisions for p in self._parents(r))
+        queue = deque(start if inclusive else (p for r in start for p in self._parents(r)))
         while queue:
             current = queue.popleft()
             if current in seen:
@@ -303,9 +296,7 @@ class RevisionGraph:
                 raise ConfigError(f"cannot go {steps} revisions down: base is reached before that")
             parents = self.revisions[position].down_revisions
             if len(parents) > 1:
-                raise ConfigError(
-                    f"{position} is a merge of {', '.join(parents)}; name the target revision"
-                )
+                raise ConfigError(f"{position} is a merge of {', '.join(parents)}; name the target revision")
             position = parents[0] if parents else None
         return position
 

@@ -174,9 +174,7 @@ def start_step(
     return int(row_id)
 
 
-def finish_step(
-    connection: Connection, row_id: int, outcome: Outcome, error: str | None = None
-) -> None:
+def finish_step(connection: Connection, row_id: int, outcome: Outcome, error: str | None = None) -> None:
     """Move a ``running`` row to its final outcome. Inside a migration transaction it commits
     with that transaction; on an autocommit connection it is immediate."""
     connection.execute(

@@ -64,9 +64,7 @@ def lock_holder(connection: Connection, key: int = MIGRATION_LOCK_KEY) -> LockHo
 
 
 def try_lock(connection: Connection, key: int = MIGRATION_LOCK_KEY) -> bool:
-    return bool(
-        connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
-    )
+    return bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one())
 
 
 def unlock(connection: Connection, key: int = MIGRATION_LOCK_KEY) -> None:

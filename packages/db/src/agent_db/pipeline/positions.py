@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent_db.embedded import running_database_url
-from agent_db.errors import AgentDbError
+from agent_db.errors import AgentDbError, SafetyRefusal
 from agent_db.pipeline.graph import RevisionGraph
 from agent_db.pipeline.target import Target, current_revisions
 from agent_db.session import resolve_url
@@ -59,3 +59,13 @@ def all_positions() -> list[Position]:
         except AgentDbError as error:
             positions.append(Position(settings.name, None, str(error)))
     return positions
+
+
+def check_known(graph: RevisionGraph, current: tuple[str, ...], environment: str) -> None:
+    """Refuse to work from a revision this checkout does not have."""
+    unknown = [rev for rev in current if rev not in graph]
+    if unknown:
+        raise SafetyRefusal(
+            f"{environment} is at revision {', '.join(unknown)}, which this checkout does not "
+            "have (it was applied from newer code); update your checkout before migrating"
+        )

@@ -28,7 +28,9 @@ from agent_db.pipeline import ledger
 from agent_db.pipeline.blockers import BlockerWatch
 from agent_db.pipeline.graph import Revision, RevisionGraph, default_graph
 from agent_db.pipeline.lock import acquire, unlock
+from agent_db.pipeline.positions import check_known
 from agent_db.pipeline.reporting import Reporter, SilentReporter
+from agent_db.pipeline.scripts import scripts_for
 from agent_db.pipeline.target import Target, current_revisions
 
 Direction = Literal["upgrade", "downgrade", "stamp"]
@@ -58,9 +60,7 @@ class RunResult:
         }
 
 
-def require_override(
-    target: Target, action: str, allow_protected: bool, reason: str | None
-) -> None:
+def require_override(target: Target, action: str, allow_protected: bool, reason: str | None) -> None:
     """Protected environments refuse downgrade and stamp without an explicit, reasoned override."""
     if not target.settings.protected:
         return
@@ -96,22 +96,22 @@ class _Session:
             self._script = ScriptDirectory.from_config(alembic_config(self.target.name))
         return self._script
 
+    def load_scripts(self, revisions: list[str]) -> None:
+        """Load only the revision modules this run touches (and their parents)."""
+        config = alembic_config(self.target.name)
+        self._script = scripts_for(config, self.graph, revisions)
+
     def set_timeouts(self, revision: Revision) -> tuple[str, str]:
         lock_timeout = revision.lock_timeout or self.target.settings.lock_timeout
         statement_timeout = revision.statement_timeout or self.target.settings.statement_timeout
         self.migration.execute(
-            text(
-                "SELECT set_config('lock_timeout', :l, false), "
-                "set_config('statement_timeout', :s, false)"
-            ),
+            text("SELECT set_config('lock_timeout', :l, false), set_config('statement_timeout', :s, false)"),
             {"l": lock_timeout, "s": statement_timeout},
         )
         self.migration.commit()
         return lock_timeout, statement_timeout
 
-    def run_alembic(
-        self, direction: Direction, destination: str, on_apply: Callable[..., None]
-    ) -> None:
+    def run_alembic(self, direction: Direction, destination: str, on_apply: Callable[..., None]) -> None:
         script = self.script
 
         def steps(rev: Any, context: Any) -> Any:
@@ -121,9 +121,7 @@ class _Session:
                 return script._downgrade_revs(destination, rev)
             return script._stamp_revs(destination, rev)
 
-        config = alembic_config(
-            self.target.name, connection=self.migration, on_version_apply=on_apply
-        )
+        config = alembic_config(self.target.name, connection=self.migration, on_version_apply=on_apply)
         with EnvironmentContext(
             config,
             script,
@@ -151,21 +149,10 @@ def _open_session(
             ledger.ensure_ledger(lock_connection)
             ledger.close_abandoned_steps(lock_connection)
             with target.connect(purpose=f"{purpose}:step") as migration:
-                yield _Session(
-                    target, lock_connection, migration, graph, reporter, uuid.uuid4(), reason
-                )
+                yield _Session(target, lock_connection, migration, graph, reporter, uuid.uuid4(), reason)
         finally:
             with suppress(DBAPIError):  # when the session is gone, so is the lock
                 unlock(lock_connection)
-
-
-def _check_known(graph: RevisionGraph, current: tuple[str, ...], target: Target) -> None:
-    unknown = [rev for rev in current if rev not in graph]
-    if unknown:
-        raise SafetyRefusal(
-            f"{target.name} is at revision {', '.join(unknown)}, which this checkout does not "
-            "have (it was applied from newer code); update your checkout before migrating"
-        )
 
 
 def _describe_failure(error: BaseException) -> str:
@@ -181,6 +168,7 @@ def _is_lock_timeout(error: BaseException) -> bool:
 def _run_steps(session: _Session, direction: Direction, revisions: list[str]) -> list[str]:
     _target, graph, reporter = session.target, session.graph, session.reporter
     reporter.run_started(direction, [graph[r] for r in revisions])
+    session.load_scripts(revisions)
     done: list[str] = []
     for index, revision_id in enumerate(revisions, start=1):
         revision = graph[revision_id]
@@ -245,9 +233,7 @@ def _run_one(
             _record_failure(session, row_id, message)
             if _is_lock_timeout(error) and attempt < attempts:
                 delay = target.settings.retry_backoff_seconds * 2 ** (attempt - 1)
-                reporter.step_retrying(
-                    revision, f"{message}; attempt {attempt + 1} of {attempts}", delay
-                )
+                reporter.step_retrying(revision, f"{message}; attempt {attempt + 1} of {attempts}", delay)
                 time.sleep(delay)
                 continue
             now = current_revisions(session.lock)
@@ -268,30 +254,36 @@ def _record_failure(session: _Session, row_id: int, message: str) -> None:
         ledger.finish_step(session.lock, row_id, "failed", message)
 
 
+Gate = Callable[[Connection, tuple[str, ...], list[str]], None]
+
+
 def upgrade(
     target: Target,
     to: str = "head",
     *,
     reporter: Reporter | None = None,
     graph: RevisionGraph | None = None,
+    gate: Gate | None = None,
 ) -> RunResult:
-    """Upgrade ``target`` to ``to`` (default: head)."""
+    """Upgrade ``target`` to ``to`` (default: head).
+
+    ``gate`` runs under the lock with the live position and the pending revisions, before
+    anything is applied; it refuses by raising (promotion checks its rules there).
+    """
     graph = graph or default_graph()
     destination = graph.resolve(to)
     reporter = reporter or SilentReporter()
     with _open_session(target, graph, reporter, None) as session:
         before = current_revisions(session.lock)
-        _check_known(graph, before, target)
-        if (
-            destination is not None
-            and destination in graph.ancestors(before)
-            and destination not in before
-        ):
+        check_known(graph, before, target.name)
+        pending = graph.upgrade_path(before, destination)
+        if gate is not None:
+            gate(session.lock, before, pending)
+        if destination is not None and destination in graph.ancestors(before) and destination not in before:
             raise ConfigError(
                 f"{target.name} is already past {destination}; to go back use "
                 f"'uv run invoke db.downgrade --env {target.name} --to {destination}'"
             )
-        pending = graph.upgrade_path(before, destination)
         applied = _run_steps(session, "upgrade", pending) if pending else []
         after = current_revisions(session.lock)
         return RunResult(target.name, "upgrade", before, after, applied, str(session.run_id))
@@ -314,7 +306,7 @@ def downgrade(
     reporter = reporter or SilentReporter()
     with _open_session(target, graph, reporter, reason) as session:
         before = current_revisions(session.lock)
-        _check_known(graph, before, target)
+        check_known(graph, before, target.name)
         if relative is not None:
             destination = graph.relative(before, relative)
         if destination is not None and destination not in graph.ancestors(before):

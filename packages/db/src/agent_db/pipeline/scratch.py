@@ -20,9 +20,7 @@ SCRATCH_PREFIX = "agent_scratch_"
 
 
 def _admin_conninfo(url: URL) -> str:
-    return url.set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False
-    )
+    return url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
 
 
 @contextmanager
@@ -37,12 +35,8 @@ def scratch_database(server_url: URL, *, variable: str | None = None) -> Iterato
     try:
         yield server_url.set(database=name)
     finally:
-        with psycopg.connect(
-            _admin_conninfo(server_url), autocommit=True, connect_timeout=5
-        ) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        with psycopg.connect(_admin_conninfo(server_url), autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @contextmanager

@@ -94,9 +94,7 @@ def schema_snapshot(connection: Connection) -> dict[str, dict[str, str]]:
     for kind, query in _QUERIES.items():
         rows = connection.execute(text(query)).all()
         snapshot[kind] = {
-            str(name): str(definition)
-            for name, definition in rows
-            if not _is_bookkeeping(kind, str(name))
+            str(name): str(definition) for name, definition in rows if not _is_bookkeeping(kind, str(name))
         }
     return snapshot
 
@@ -120,9 +118,7 @@ class Difference:
         return {"kind": self.kind, "name": self.name, "live": self.live, "expected": self.expected}
 
 
-def compare(
-    live: dict[str, dict[str, str]], expected: dict[str, dict[str, str]]
-) -> list[Difference]:
+def compare(live: dict[str, dict[str, str]], expected: dict[str, dict[str, str]]) -> list[Difference]:
     """Every difference between two snapshots, sorted by kind and name."""
     differences = []
     for kind in sorted(set(live) | set(expected)):

@@ -38,9 +38,7 @@ class Target:
         return redact(self.url)
 
     @contextmanager
-    def connect(
-        self, *, purpose: str = "agent-db", autocommit: bool = False
-    ) -> Iterator[Connection]:
+    def connect(self, *, purpose: str = "agent-db", autocommit: bool = False) -> Iterator[Connection]:
         """A connection, closed on exit; connection failures become one clear message."""
         engine = create_sync_engine(self.url, application_name=purpose)
         try:

@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # A constant default on a new column is metadata-only on PostgreSQL 11+: no table rewrite.
-    op.add_column(
-        "users", sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False)
-    )
+    op.add_column("users", sa.Column("is_active", sa.Boolean(), server_default=sa.true(), nullable=False))
     op.add_column(
         "users",
         sa.Column("is_superuser", sa.Boolean(), server_default=sa.false(), nullable=False),

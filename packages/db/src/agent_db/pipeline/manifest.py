@@ -1,0 +1,136 @@
+"""Promotion manifests: what a stage leaves for the next one.
+
+After a successful promotion the stage writes where its environment now stands and the checksum
+every revision up to there was recorded with, so the next stage (prod, which has no staging
+credentials) can check its gates without reaching staging. A manifest is refused when it is
+malformed (exit 2), belongs to another project or history, or disagrees with the files (exit 3).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent_db.errors import ConfigError, SafetyRefusal
+from agent_db.pipeline import ledger
+from agent_db.pipeline.graph import RevisionGraph
+
+KIND = "agent-db-promotion-manifest"
+FORMAT_VERSION = 1
+PROJECT = "ai-agent-platform"
+MAX_MANIFEST_BYTES = 5_000_000
+
+
+@dataclass(frozen=True)
+class Manifest:
+    source: str  # the environment promoted from
+    target: str  # the environment promoted to: its position is what the next stage may reach
+    position: tuple[str, ...]
+    checksums: dict[str, str]  # every revision up to position, as recorded in target
+    applied: tuple[str, ...]
+    git_commit: str | None
+    created_at: str
+    base_revisions: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "format_version": FORMAT_VERSION,
+            "project": PROJECT,
+            "base_revisions": list(self.base_revisions),
+            "source": self.source,
+            "target": self.target,
+            "position": list(self.position),
+            "applied": list(self.applied),
+            "revisions": [{"revision": r, "checksum": c} for r, c in self.checksums.items()],
+            "git_commit": self.git_commit,
+            "created_at": self.created_at,
+            "actor": ledger.actor(),
+        }
+
+
+def build_manifest(
+    *,
+    source: str,
+    target: str,
+    position: tuple[str, ...],
+    checksums: dict[str, str | None],
+    applied: list[str],
+    graph: RevisionGraph,
+) -> Manifest:
+    chain = graph.ordered(graph.ancestors(position))
+    return Manifest(
+        source=source,
+        target=target,
+        position=position,
+        # Only what the ledger vouches for: a revision applied outside the toolkit stays out,
+        # and the next stage refuses to apply it until it is recorded.
+        checksums={rev: c for rev in chain if (c := checksums.get(rev))},
+        applied=tuple(applied),
+        git_commit=ledger.git_commit(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        base_revisions=graph.bases,
+    )
+
+
+def write_manifest(manifest: Manifest, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(manifest.as_json(), indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def _malformed(path: Path, problem: str) -> ConfigError:
+    return ConfigError(
+        f"manifest {path} is malformed: {problem}; use the file written by the previous stage's "
+        "'db.promote' (its --manifest-out)"
+    )
+
+
+def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
+    """Parse and validate a manifest against this project and its revision history."""
+    try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise _malformed(path, "it is larger than any manifest this tool writes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"manifest {path} does not exist; download the previous stage's manifest") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _malformed(path, str(error)) from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise _malformed(path, f"it is not an {KIND}")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise _malformed(path, f"format_version {data.get('format_version')!r} is not {FORMAT_VERSION}")
+    if data.get("project") != PROJECT or tuple(data.get("base_revisions") or ()) != graph.bases:
+        raise SafetyRefusal(
+            f"manifest {path} belongs to another project or migration history "
+            f"(project {str(data.get('project'))[:60]!r}, base {data.get('base_revisions')!r}); "
+            "use a manifest written by this project's deploy workflow"
+        )
+    try:
+        revisions = data["revisions"]
+        checksums = {str(item["revision"]): str(item["checksum"]) for item in revisions}
+        position = tuple(str(r) for r in data["position"])
+        manifest = Manifest(
+            source=str(data["source"]),
+            target=str(data["target"]),
+            position=position,
+            checksums=checksums,
+            applied=tuple(str(r) for r in data.get("applied", ())),
+            git_commit=data.get("git_commit"),
+            created_at=str(data["created_at"]),
+            base_revisions=graph.bases,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise _malformed(path, f"missing or invalid field ({error})") from None
+    unknown = [rev for rev in (*position, *checksums) if rev not in graph]
+    if unknown:
+        raise SafetyRefusal(
+            f"manifest {path} names revision(s) {', '.join(sorted(set(unknown))[:5])} that this "
+            "checkout does not have; deploy the commit the manifest was written from"
+        )
+    return manifest
