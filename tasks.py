@@ -323,6 +323,31 @@ def promote(c: Context, to: str, manifest: str = "", manifest_out: str = "", jso
     )
 
 
+@task(
+    name="lint",
+    help={
+        "env": "environment whose lock_timeout/statement_timeout the runner would set (default dev)",
+        "all": "lint every revision, not only those added or changed since the merge base with main",
+        "json": "print one JSON document",
+    },
+)
+@reports_errors
+def lint_migrations(c: Context, env: str = "dev", all: bool = False, json: bool = False) -> None:
+    """Safety lint of new (or --all) revisions, each on its own: exit 3 on an unaccepted finding."""
+    from agent_db.pipeline.lint import lint_revisions, refusal
+
+    report = lint_revisions(all_revisions=all, environment=env)
+    if json:
+        _print_json(report.as_json())
+    else:
+        from agent_db.pipeline.lint.output import print_report
+
+        print_report(report)
+    problem = refusal(report)
+    if problem is not None:
+        raise problem
+
+
 db = Collection(
     "db",
     current,
@@ -337,6 +362,7 @@ db = Collection(
     plan,
     verify,
     promote,
+    lint_migrations,
 )
 
 
@@ -423,6 +449,8 @@ def lint(c: Context) -> None:
     c.run("ruff check .", echo=True)
     c.run("ruff format --check .", echo=True)
     c.run("mypy packages/db/src services/api/src tasks.py tests", echo=True)
+    print("db.lint", flush=True)
+    lint_migrations(c)
 
 
 ns = Collection(dev, test, lint, db, api)

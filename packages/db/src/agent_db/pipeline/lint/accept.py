@@ -72,9 +72,7 @@ def _validate(value: ast.expr, line: int) -> Acceptances:
         return result
     for rule, reason in literal.items():
         if not isinstance(rule, str) or not is_known(rule):
-            result.problems.append(
-                f"{VARIABLE} names {rule!r}, which is not a rule of db.lint or squawk"
-            )
+            result.problems.append(f"{VARIABLE} names {rule!r}, which is not a rule of db.lint or squawk")
         elif not isinstance(reason, str) or len(reason.strip()) < MIN_REASON:
             result.problems.append(
                 f"{VARIABLE}[{rule!r}] does not count: the reason must say why the finding is "

@@ -65,9 +65,7 @@ def _recording(path: Path) -> Iterator[list[CapturedOperation]]:
 
     def invoke(self: Operations, operation: MigrateOperation) -> Any:
         buffer = self.migration_context.output_buffer
-        entry = CapturedOperation(
-            operation, depth > 0, _caller_line(path, sys._getframe(1)), buffer.tell()
-        )
+        entry = CapturedOperation(operation, depth > 0, _caller_line(path, sys._getframe(1)), buffer.tell())
         captured.append(entry)
         try:
             return original_invoke(self, operation)
@@ -84,7 +82,7 @@ def _recording(path: Path) -> Iterator[list[CapturedOperation]]:
             finally:
                 depth -= 1
 
-    Operations.invoke = invoke  # type: ignore[method-assign]
+    Operations.invoke = invoke  # type: ignore[method-assign, assignment]
     MigrationContext.autocommit_block = autocommit_block  # type: ignore[method-assign]
     try:
         yield captured
@@ -93,9 +91,7 @@ def _recording(path: Path) -> Iterator[list[CapturedOperation]]:
         MigrationContext.autocommit_block = original_block  # type: ignore[method-assign]
 
 
-def render_with_operations(
-    graph: RevisionGraph, revision: Revision, *, environment: str
-) -> RenderedRevision:
+def render_with_operations(graph: RevisionGraph, revision: Revision, *, environment: str) -> RenderedRevision:
     """The revision's upgrade SQL (from its parents, alone) and the operations behind it."""
     path = revision.path.resolve()
     with _recording(path) as captured:

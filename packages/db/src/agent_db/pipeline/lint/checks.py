@@ -21,6 +21,7 @@ class OperationFinding:
     rule: str
     captured: CapturedOperation
     detail: str
+    suggestion: str | None = None  # the safe call for this very statement, when we can write it
 
 
 _DATA_CHANGE = re.compile(
@@ -50,9 +51,29 @@ def _kw(operation: object) -> dict[str, object]:
     return kw if isinstance(kw, dict) else {}
 
 
-def _check(
-    captured: CapturedOperation, created: set[str], metadata: MetaData
-) -> Iterator[tuple[str, str]]:
+def _suggest(operation: object) -> str | None:
+    """The helper call that does what ``operation`` asked for, safely."""
+    if isinstance(operation, ops.CreateIndexOp):
+        columns = [str(c) for c in operation.columns]
+        unique = ", unique=True" if operation.unique else ""
+        return (
+            f"safe.create_index_concurrently({operation.index_name!r}, "
+            f"{operation.table_name!r}, {columns!r}{unique})"
+        )
+    if isinstance(operation, ops.DropIndexOp):
+        return f"safe.drop_index_concurrently({operation.index_name!r}, {operation.table_name!r})"
+    if isinstance(operation, ops.CreateForeignKeyOp):
+        return (
+            f"safe.add_foreign_key_not_valid({operation.constraint_name!r}, "
+            f"{operation.source_table!r}, {operation.referent_table!r}, "
+            f"{list(operation.local_cols)!r}, {list(operation.remote_cols)!r}), then "
+            f"safe.validate_constraint({operation.source_table!r}, "
+            f"{operation.constraint_name!r}) in the next revision"
+        )
+    return None
+
+
+def _check(captured: CapturedOperation, created: set[str], metadata: MetaData) -> Iterator[tuple[str, str]]:
     """(rule, detail) for one operation."""
     operation = captured.operation
     table = getattr(operation, "table_name", None)
@@ -123,7 +144,8 @@ def check_operations(rendered: RenderedRevision, metadata: MetaData) -> list[Ope
     findings: list[OperationFinding] = []
     for captured in rendered.operations:
         for rule, detail in _check(captured, created, metadata):
-            findings.append(OperationFinding(rule, captured, detail))
+            suggestion = _suggest(captured.operation)
+            findings.append(OperationFinding(rule, captured, detail, suggestion))
         operation = captured.operation
         if isinstance(operation, ops.CreateTableOp):
             created.add(_table_key(operation.table_name))

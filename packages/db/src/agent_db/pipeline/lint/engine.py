@@ -104,9 +104,7 @@ def _render(graph: RevisionGraph, revision: Revision, environment: str) -> Rende
         ) from None
 
 
-def _prepare(
-    graph: RevisionGraph, revision: Revision, settings: DatabaseSettings
-) -> _Prepared:
+def _prepare(graph: RevisionGraph, revision: Revision, settings: DatabaseSettings) -> _Prepared:
     rendered = _render(graph, revision, settings.name)
     lock_timeout = revision.lock_timeout or settings.lock_timeout
     statement_timeout = revision.statement_timeout or settings.statement_timeout
@@ -135,7 +133,11 @@ def _operation_findings(prepared: _Prepared, metadata: MetaData, file: str) -> d
                 rule=rule.name,
                 source="agent-db",
                 message=f"{found.detail}: {rule.summary}",
-                safe_alternative=rule.safe_alternative,
+                safe_alternative=(
+                    f"{found.suggestion} (from agent_db.migrations import safe)"
+                    if found.suggestion
+                    else rule.safe_alternative
+                ),
                 statement=prepared.rendered.sql_of(captured),
                 line=captured.line,
                 code=_code(revision.path, captured.line),
@@ -246,9 +248,7 @@ def lint_revisions(
         chosen_scope = scope.everything() if all_revisions else scope.changed_revisions(versions_dir())
     wanted = chosen_scope.paths
     chosen = [
-        graph[rev]
-        for rev in graph.linear_order()
-        if wanted is None or graph[rev].path.resolve() in wanted
+        graph[rev] for rev in graph.linear_order() if wanted is None or graph[rev].path.resolve() in wanted
     ]
     report = LintReport(environment, chosen_scope.mode, chosen_scope.note, chosen_scope.base)
     if not chosen:

@@ -54,7 +54,9 @@ def changed_revisions(versions: Path) -> Scope:
         if base:
             break
     if not base:
-        return everything("no main branch to compare with (git merge-base HEAD main failed): linting all revisions")
+        return everything(
+            "no main branch to compare with (git merge-base HEAD main failed): linting all revisions"
+        )
     base = base.strip()
     diff = _git(versions, "diff", "--name-only", "--diff-filter=ACMR", "-z", base, "--", ".")
     untracked = _git(versions, "ls-files", "--others", "--exclude-standard", "-z", "--", ".")
@@ -67,6 +69,7 @@ def changed_revisions(versions: Path) -> Scope:
     revisions = frozenset(p for p in paths if p.suffix == ".py" and p.parent == versions.resolve())
     return Scope(
         revisions,
-        f"revisions added or changed since {base[:12]} (git merge-base HEAD main); --all for the whole history",
+        f"revisions added or changed since {base[:12]} (git merge-base HEAD main); "
+        "--all for the whole history",
         base,
     )

@@ -78,8 +78,7 @@ def run_squawk(sql_by_key: dict[str, str]) -> list[SquawkViolation]:
         )
     if result.returncode not in (0, 1):
         raise ConfigError(
-            f"squawk failed (exit {result.returncode}): "
-            f"{(result.stderr or result.stdout).strip()[:500]}"
+            f"squawk failed (exit {result.returncode}): {(result.stderr or result.stdout).strip()[:500]}"
         )
     try:
         raw: list[dict[str, Any]] = json.loads(result.stdout or "[]")
