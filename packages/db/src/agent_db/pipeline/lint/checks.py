@@ -138,17 +138,32 @@ def _check(captured: CapturedOperation, created: set[str], metadata: MetaData) -
             yield "unbatched-update", _table_key(match.group("table"))
 
 
-def check_operations(rendered: RenderedRevision, metadata: MetaData) -> list[OperationFinding]:
-    """Findings for the operations of one revision, in the order they ran."""
+@dataclass
+class OperationReview:
+    """Our findings, in the order the operations ran, and the operations that only touch
+    tables this revision created (nobody else can be waiting on those)."""
+
+    findings: list[OperationFinding]
+    on_new_tables: set[int]  # ids of CapturedOperation objects
+
+    def touches_new_table(self, captured: CapturedOperation) -> bool:
+        return id(captured) in self.on_new_tables
+
+
+def check_operations(rendered: RenderedRevision, metadata: MetaData) -> OperationReview:
+    """Review the operations of one revision."""
     created: set[str] = set()
-    findings: list[OperationFinding] = []
+    review = OperationReview([], set())
     for captured in rendered.operations:
-        for rule, detail in _check(captured, created, metadata):
-            suggestion = _suggest(captured.operation)
-            findings.append(OperationFinding(rule, captured, detail, suggestion))
         operation = captured.operation
+        table = getattr(operation, "source_table", None) or getattr(operation, "table_name", None)
+        if table is not None and _table_key(table) in created:
+            review.on_new_tables.add(id(captured))
+        for rule, detail in _check(captured, created, metadata):
+            suggestion = _suggest(operation)
+            review.findings.append(OperationFinding(rule, captured, detail, suggestion))
         if isinstance(operation, ops.CreateTableOp):
             created.add(_table_key(operation.table_name))
         elif isinstance(operation, ops.RenameTableOp) and operation.table_name in created:
             created.add(_table_key(operation.new_table_name))
-    return findings
+    return review

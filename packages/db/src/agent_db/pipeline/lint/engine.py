@@ -19,7 +19,7 @@ from agent_db.errors import ConfigError, SafetyRefusal
 from agent_db.pipeline.graph import Revision, RevisionGraph, default_graph
 from agent_db.pipeline.lint import accept, rules, scope
 from agent_db.pipeline.lint.capture import CapturedOperation, RenderedRevision, render_with_operations
-from agent_db.pipeline.lint.checks import check_operations
+from agent_db.pipeline.lint.checks import OperationReview, check_operations
 from agent_db.pipeline.lint.report import Finding, LintReport, RevisionResult
 from agent_db.pipeline.lint.squawk import SquawkViolation, run_squawk
 from agent_db.pipeline.render import timeout_preamble
@@ -91,8 +91,8 @@ def _render(graph: RevisionGraph, revision: Revision, environment: str) -> Rende
         return render_with_operations(graph, revision, environment=environment)
     except ConfigError as error:
         raise ConfigError(
-            f"{error}. db.lint (like db.plan) reads each revision offline: upgrade() must not read "
-            "the database (op.get_bind() has no connection there); guard such code with "
+            f"{error}. db.lint (like db.plan) renders each revision offline; if upgrade() reads the "
+            "database, note that op.get_bind() has no connection there: guard such code with "
             "`if not op.get_context().as_sql:` or use op.execute. Nothing was applied"
         ) from None
     except Exception as error:
@@ -119,11 +119,11 @@ def _code(path: Path, line: int | None) -> str | None:
     return linecache.getline(str(path), line).strip() or None
 
 
-def _operation_findings(prepared: _Prepared, metadata: MetaData, file: str) -> dict[int, list[Finding]]:
+def _operation_findings(review: OperationReview, prepared: _Prepared, file: str) -> dict[int, list[Finding]]:
     """Our findings, keyed by the id of the operation they are about."""
     revision = prepared.rendered.revision
     by_operation: dict[int, list[Finding]] = {}
-    for found in check_operations(prepared.rendered, metadata):
+    for found in review.findings:
         rule = rules.OUR_RULES[found.rule]
         captured = found.captured
         by_operation.setdefault(id(captured), []).append(
@@ -147,12 +147,19 @@ def _operation_findings(prepared: _Prepared, metadata: MetaData, file: str) -> d
 
 
 def _squawk_finding(
-    prepared: _Prepared, violation: SquawkViolation, by_operation: dict[int, list[Finding]], file: str
+    prepared: _Prepared,
+    violation: SquawkViolation,
+    review: OperationReview,
+    by_operation: dict[int, list[Finding]],
+    file: str,
 ) -> Finding | None:
-    """A finding for a squawk violation, or None when one of ours already covers it."""
+    """A finding for a squawk violation, or None when one of ours already covers it or it is
+    about a table this revision created."""
     revision = prepared.rendered.revision
     captured = prepared.operation_at(violation.line)
     if captured is not None:
+        if review.touches_new_table(captured) and violation.rule in rules.SQUAWK_MOOT_ON_NEW_TABLES:
+            return None
         for ours in by_operation.get(id(captured), []):
             if violation.rule in rules.OUR_RULES[ours.rule].squawk_equivalents:
                 if violation.rule not in ours.also:
@@ -259,11 +266,12 @@ def lint_revisions(
     for revision in chosen:
         item = prepared[revision.id]
         file = _display(revision.path)
-        by_operation = _operation_findings(item, metadata, file)
+        review = check_operations(item.rendered, metadata)
+        by_operation = _operation_findings(review, item, file)
         findings = [f for group in by_operation.values() for f in group]
         for violation in violations:
             if violation.key == revision.id:
-                extra = _squawk_finding(item, violation, by_operation, file)
+                extra = _squawk_finding(item, violation, review, by_operation, file)
                 if extra is not None:
                     findings.append(extra)
         timeout = _timeout_finding(item, file)
