@@ -1,0 +1,231 @@
+"""agent_db.migrations.safe on real PostgreSQL, applied by the runner (lock, timeouts, ledger),
+from temporary revisions on top of the project's history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import URL
+
+from agent_db.errors import MigrationFailed
+from agent_db.pipeline import runner
+from agent_db.pipeline.lint import lint_revisions
+from tests.conftest import target_for
+from tests.revision_files import copy_versions, project_head, write_revision
+from tests.support import conninfo
+
+TABLE = "revision_under_test"
+
+
+@pytest.fixture
+def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    directory = copy_versions(tmp_path / "versions")
+    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(directory))
+    write_revision(
+        directory,
+        "cafe00000001",
+        project_head(),
+        f"""
+        op.create_table(
+            "{TABLE}",
+            sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
+            sa.Column("v", sa.Integer(), nullable=False),
+            sa.Column("user_id", sa.Integer(), nullable=True),
+        )
+        op.execute("INSERT INTO {TABLE} (v) SELECT g % 7 FROM generate_series(1, 350) AS g")
+        """,
+        downgrade=f'op.drop_table("{TABLE}")',
+        slug="table",
+    )
+    return directory
+
+
+def query(url: URL, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(conninfo(url), autocommit=True) as connection:
+        cursor = connection.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+def index_state(url: URL, name: str) -> list[tuple[object, ...]]:
+    return query(
+        url,
+        "SELECT x.indisvalid, x.indisunique FROM pg_index x "
+        f"JOIN pg_class c ON c.oid = x.indexrelid WHERE c.relname = '{name}'",
+    )
+
+
+def test_concurrent_index_runs_in_autocommit_while_the_runner_holds_the_lock(
+    versions: Path, empty_url: URL
+) -> None:
+    # The revision records, from inside its autocommit block, which other sessions hold an
+    # advisory lock on this database: the runner's lock connection must be one.
+    write_revision(
+        versions,
+        "cafe00000002",
+        "cafe00000001",
+        f"""
+        safe.create_index_concurrently("ix_{TABLE}_v", "{TABLE}", ["v"])
+        with op.get_context().autocommit_block():
+            op.execute(
+                "CREATE TABLE lock_seen AS SELECT count(*) AS holders FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid() "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        """,
+        downgrade=f'safe.drop_index_concurrently("ix_{TABLE}_v", "{TABLE}")',
+        slug="index",
+        minute=1,
+    )
+    target = target_for("dev", empty_url)
+    runner.upgrade(target, "cafe00000001")
+    result = runner.upgrade(target)  # incremental: only the index revision
+    assert result.applied == ["cafe00000002"]
+    assert index_state(empty_url, f"ix_{TABLE}_v") == [(True, False)]
+    assert query(empty_url, "SELECT holders FROM lock_seen") == [(1,)]
+    released = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    assert query(empty_url, released) == [(0,)]
+
+    runner.downgrade(target, "cafe00000001")
+    assert index_state(empty_url, f"ix_{TABLE}_v") == []
+
+
+def test_an_invalid_leftover_index_is_dropped_and_rebuilt(versions: Path, empty_url: URL) -> None:
+    write_revision(
+        versions,
+        "cafe00000002",
+        "cafe00000001",
+        f'safe.create_index_concurrently("ix_{TABLE}_v", "{TABLE}", ["v"])',
+        slug="index",
+        minute=1,
+    )
+    target = target_for("dev", empty_url)
+    runner.upgrade(target, "cafe00000001")
+    # An interrupted build: a unique build over duplicates fails and leaves an INVALID index.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        query(empty_url, f"CREATE UNIQUE INDEX CONCURRENTLY ix_{TABLE}_v ON {TABLE} (v)")
+    assert index_state(empty_url, f"ix_{TABLE}_v") == [(False, True)]
+
+    runner.upgrade(target)
+    assert index_state(empty_url, f"ix_{TABLE}_v") == [(True, False)]
+
+
+def test_not_valid_constraints_then_validate_in_the_next_revision(
+    versions: Path, empty_url: URL
+) -> None:
+    write_revision(
+        versions,
+        "cafe00000002",
+        "cafe00000001",
+        f"""
+        safe.add_check_not_valid("{TABLE}_v_small_check", "{TABLE}", "v < 7")
+        safe.add_foreign_key_not_valid(
+            "{TABLE}_user_id_fkey", "{TABLE}", "users", ["user_id"], ["id"], ondelete="CASCADE"
+        )
+        """,
+        downgrade=f"""
+        op.drop_constraint("{TABLE}_user_id_fkey", "{TABLE}")
+        op.drop_constraint("{TABLE}_v_small_check", "{TABLE}")
+        """,
+        slug="not_valid",
+        minute=1,
+    )
+    write_revision(
+        versions,
+        "cafe00000003",
+        "cafe00000002",
+        f"""
+        safe.validate_constraint("{TABLE}", "{TABLE}_v_small_check")
+        safe.validate_constraint("{TABLE}", "{TABLE}_user_id_fkey")
+        """,
+        slug="validate",
+        minute=2,
+    )
+    assert lint_revisions().ok
+    target = target_for("dev", empty_url)
+    runner.upgrade(target, "cafe00000002")
+    constraints = f"""
+        SELECT conname, convalidated FROM pg_constraint
+        WHERE conrelid = '{TABLE}'::regclass AND contype IN ('c', 'f') ORDER BY conname
+    """
+    assert query(empty_url, constraints) == [
+        (f"{TABLE}_user_id_fkey", False),
+        (f"{TABLE}_v_small_check", False),
+    ]
+    # New rows are checked at once, even before validation.
+    with pytest.raises(psycopg.errors.CheckViolation):
+        query(empty_url, f"INSERT INTO {TABLE} (v) VALUES (9)")
+    runner.upgrade(target)
+    assert query(empty_url, constraints) == [
+        (f"{TABLE}_user_id_fkey", True),
+        (f"{TABLE}_v_small_check", True),
+    ]
+
+
+def test_backfill_in_batches_resumes_after_an_interruption(
+    versions: Path, empty_url: URL, capfd: pytest.CaptureFixture[str]
+) -> None:
+    write_revision(
+        versions,
+        "cafe00000002",
+        "cafe00000001",
+        f'op.add_column("{TABLE}", sa.Column("doubled", sa.Integer(), nullable=True))',
+        downgrade=f'op.drop_column("{TABLE}", "doubled")',
+        slug="add_column",
+        minute=1,
+    )
+    write_revision(
+        versions,
+        "cafe00000003",
+        "cafe00000002",
+        f"""
+        safe.backfill_in_batches(
+            "{TABLE}", set_clause="doubled = v * 2", pending="doubled IS NULL", batch_size=100
+        )
+        """,
+        slug="backfill",
+        minute=2,
+    )
+    assert lint_revisions().ok
+    target = target_for("dev", empty_url)
+    runner.upgrade(target, "cafe00000002")
+    # Interrupt the third batch (the row with id 250) while the switch table holds a row.
+    query(
+        empty_url,
+        f"""
+        CREATE TABLE interrupt (on_id bigint);
+        INSERT INTO interrupt VALUES (250);
+        CREATE FUNCTION interrupt_backfill() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM interrupt WHERE on_id = NEW.id) THEN
+                RAISE EXCEPTION 'backfill interrupted at %', NEW.id;
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER interrupt_backfill BEFORE UPDATE ON {TABLE}
+            FOR EACH ROW EXECUTE FUNCTION interrupt_backfill();
+        """,
+    )
+    with pytest.raises(MigrationFailed) as failed:
+        runner.upgrade(target)
+    assert "backfill interrupted at 250" in str(failed.value)
+    assert "stays at cafe00000002" in str(failed.value)
+    done = f"SELECT count(*) FILTER (WHERE doubled IS NOT NULL), count(*) FROM {TABLE}"
+    assert query(empty_url, done) == [(200, 350)]  # two batches committed before the failure
+    first = capfd.readouterr().err
+    assert f"backfill {TABLE}: 100 rows" in first
+    assert f"backfill {TABLE}: 200 rows" in first
+
+    query(empty_url, "DELETE FROM interrupt")
+    result = runner.upgrade(target)
+    assert result.applied == ["cafe00000003"]
+    assert query(empty_url, done) == [(350, 350)]
+    assert query(empty_url, f"SELECT count(*) FROM {TABLE} WHERE doubled <> v * 2") == [(0,)]
+    second = capfd.readouterr().err
+    assert f"backfill {TABLE}: 100 rows" in second
+    assert f"backfill {TABLE}: 150 rows" in second  # only the 150 rows still to do
+    assert f"backfill {TABLE}: 250" not in second
