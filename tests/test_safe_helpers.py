@@ -114,9 +114,7 @@ def test_an_invalid_leftover_index_is_dropped_and_rebuilt(versions: Path, empty_
     assert index_state(empty_url, f"ix_{TABLE}_v") == [(True, False)]
 
 
-def test_not_valid_constraints_then_validate_in_the_next_revision(
-    versions: Path, empty_url: URL
-) -> None:
+def test_not_valid_constraints_then_validate_in_the_next_revision(versions: Path, empty_url: URL) -> None:
     write_revision(
         versions,
         "cafe00000002",
