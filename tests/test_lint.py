@@ -98,6 +98,24 @@ def test_each_rule_fires_on_existing_tables_and_not_on_new_ones(versions: Path) 
     assert not [f for f in report.findings if "notes" in f.statement and f.rule != "prefer-robust-stmts"]
 
 
+def test_batch_operations_are_checked_too(versions: Path) -> None:
+    write_revision(
+        versions,
+        NEW,
+        project_head(),
+        """
+        with op.batch_alter_table("users") as batch:
+            batch.create_index("ix_users_mail", ["email"])
+            batch.drop_column("hashed_password")
+        """,
+    )
+    report = lint_revisions()
+    assert rules_of(report) == {"create-index-blocking", "drop-mapped-column"}
+    index = next(f for f in report.findings if f.rule == "create-index-blocking")
+    assert index.also == ["require-concurrent-index-creation"]
+    assert "CREATE INDEX ix_users_mail ON users (email);" in index.statement
+
+
 def test_safe_helpers_pass_and_validate_in_the_same_revision_does_not(versions: Path) -> None:
     write_revision(
         versions,

@@ -3,8 +3,10 @@
 The SQL says what runs; the operations say what the author asked for (``op.create_index`` on
 which table, ``postgresql_concurrently``, inside ``autocommit_block()`` or not) and where in the
 revision file they asked. While :func:`render_with_operations` renders, it wraps
-``Operations.invoke`` and ``MigrationContext.autocommit_block`` to note, for every operation, the
-span of SQL it wrote and the line of the revision file that called it. Both are restored after.
+``invoke`` (on the operations base class, so ``batch_alter_table`` operations count too) and
+``MigrationContext.autocommit_block`` to note, for every operation, the span of SQL it wrote and
+the line of the revision file that called it. Both are restored after. (A batch operation writes
+its SQL when the batch block ends: each is given the whole batch's SQL.)
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from alembic.operations import Operations
+from alembic.operations.base import AbstractOperations, BatchOperations
+from alembic.operations.batch import BatchOperationsImpl
 from alembic.operations.ops import MigrateOperation
 from alembic.runtime.migration import MigrationContext
 
@@ -34,6 +37,7 @@ class CapturedOperation:
     line: int | None  # line of the revision file that called it (None: not found on the stack)
     start: int  # offsets of the SQL it wrote, in the rendered text
     end: int = -1
+    batch: bool = False  # inside batch_alter_table: its SQL is the whole batch's, written at the end
 
 
 @dataclass
@@ -60,17 +64,32 @@ def _caller_line(path: Path, frame: FrameType | None) -> int | None:
 def _recording(path: Path) -> Iterator[list[CapturedOperation]]:
     captured: list[CapturedOperation] = []
     depth = 0
-    original_invoke = Operations.invoke
+    original_invoke = AbstractOperations.invoke
     original_block = MigrationContext.autocommit_block
+    original_flush = BatchOperationsImpl.flush
 
-    def invoke(self: Operations, operation: MigrateOperation) -> Any:
+    def invoke(self: AbstractOperations, operation: MigrateOperation) -> Any:
         buffer = self.migration_context.output_buffer
-        entry = CapturedOperation(operation, depth > 0, _caller_line(path, sys._getframe(1)), buffer.tell())
+        entry = CapturedOperation(
+            operation,
+            depth > 0,
+            _caller_line(path, sys._getframe(1)),
+            buffer.tell(),
+            batch=isinstance(self, BatchOperations),
+        )
         captured.append(entry)
         try:
             return original_invoke(self, operation)
         finally:
             entry.end = buffer.tell()
+
+    def flush(self: BatchOperationsImpl) -> None:
+        buffer = self.operations.migration_context.output_buffer
+        start = buffer.tell()
+        original_flush(self)
+        for entry in captured:
+            if entry.batch and entry.start == entry.end:
+                entry.start, entry.end = start, buffer.tell()
 
     @contextmanager
     def autocommit_block(self: MigrationContext) -> Iterator[None]:
@@ -82,13 +101,15 @@ def _recording(path: Path) -> Iterator[list[CapturedOperation]]:
             finally:
                 depth -= 1
 
-    Operations.invoke = invoke  # type: ignore[method-assign, assignment]
+    AbstractOperations.invoke = invoke  # type: ignore[method-assign]
     MigrationContext.autocommit_block = autocommit_block  # type: ignore[method-assign]
+    BatchOperationsImpl.flush = flush  # type: ignore[method-assign]
     try:
         yield captured
     finally:
-        Operations.invoke = original_invoke  # type: ignore[method-assign]
+        AbstractOperations.invoke = original_invoke  # type: ignore[method-assign]
         MigrationContext.autocommit_block = original_block  # type: ignore[method-assign]
+        BatchOperationsImpl.flush = original_flush  # type: ignore[method-assign]
 
 
 def render_with_operations(graph: RevisionGraph, revision: Revision, *, environment: str) -> RenderedRevision:

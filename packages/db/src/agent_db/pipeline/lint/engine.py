@@ -52,14 +52,16 @@ class _Prepared:
         start = self.preamble_length + captured.start
         return self.line_at(start + lead), self.line_at(start + max(trail - 1, lead))
 
-    def operation_at(self, line: int) -> CapturedOperation | None:
+    def operations_at(self, line: int) -> list[CapturedOperation]:
+        """The operations whose SQL covers ``line`` (several for a batch_alter_table block)."""
+        found = []
         for captured in self.rendered.operations:
             if captured.end <= captured.start:
                 continue
             first, last = self.lines_of(captured)
             if first <= line <= last:
-                return captured
-        return None
+                found.append(captured)
+        return found
 
     def statement_at(self, line: int, line_end: int) -> str:
         return "\n".join(self.sql.splitlines()[line : line_end + 1]).strip()
@@ -156,15 +158,20 @@ def _squawk_finding(
     """A finding for a squawk violation, or None when one of ours already covers it or it is
     about a table this revision created."""
     revision = prepared.rendered.revision
-    captured = prepared.operation_at(violation.line)
-    if captured is not None:
-        if review.touches_new_table(captured) and violation.rule in rules.SQUAWK_MOOT_ON_NEW_TABLES:
-            return None
-        for ours in by_operation.get(id(captured), []):
+    candidates = prepared.operations_at(violation.line)
+    for candidate in candidates:
+        for ours in by_operation.get(id(candidate), []):
             if violation.rule in rules.OUR_RULES[ours.rule].squawk_equivalents:
                 if violation.rule not in ours.also:
                     ours.also.append(violation.rule)
                 return None
+    captured = candidates[0] if candidates else None
+    if (
+        captured is not None
+        and review.touches_new_table(captured)
+        and violation.rule in rules.SQUAWK_MOOT_ON_NEW_TABLES
+    ):
+        return None
     statement = (
         prepared.rendered.sql_of(captured)
         if captured is not None
