@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 from pathlib import Path
 
 import psycopg
@@ -14,9 +15,10 @@ from invoke.exceptions import Exit
 from sqlalchemy.engine import URL
 
 from agent_db.errors import ConfigError
-from agent_db.pipeline.lint import LintReport, lint_revisions
+from agent_db.pipeline.lint import LintReport, lint_revisions, rules
 from agent_db.pipeline.lint.accept import MIN_REASON
 from agent_db.pipeline.lint.scope import changed_revisions
+from agent_db.pipeline.lint.squawk import config_path, run_squawk
 from tests.revision_files import copy_versions, project_head, write_revision
 from tests.support import conninfo, run_invoke, url_text
 
@@ -29,6 +31,53 @@ def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = copy_versions(tmp_path / "versions")
     monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(directory))
     return directory
+
+
+def test_every_rule_squawk_reports_is_a_known_name() -> None:
+    """lint_accept refuses unknown names; a squawk upgrade with new rules must extend the list."""
+    statements = [
+        "ALTER TABLE users DROP CONSTRAINT users_ck",
+        "DROP VIEW v",
+        "DROP FUNCTION f()",
+        "DROP TYPE t",
+        "DROP SEQUENCE s",
+        "ALTER TABLE users ALTER COLUMN email DROP DEFAULT",
+        "ALTER TYPE mood ADD VALUE 'x'",
+        "ALTER TABLE users SET SCHEMA other",
+        "ALTER INDEX ix RENAME TO ix2",
+        "ALTER TABLE users ALTER COLUMN id DROP IDENTITY",
+        "TRUNCATE users CASCADE",
+        "DROP EXTENSION e",
+        "DROP SCHEMA sc",
+        "ALTER TABLE users ADD COLUMN g int GENERATED ALWAYS AS (id) STORED",
+        "ALTER TABLE users ALTER COLUMN g DROP EXPRESSION",
+        "REINDEX INDEX ix",
+        "CREATE INDEX ix ON users (a)",
+        "DROP INDEX ix",
+        "ALTER TABLE users ADD COLUMN c varchar(10) NOT NULL",
+        "ALTER TABLE users ADD COLUMN t timestamp",
+        "ALTER TABLE users ALTER COLUMN c TYPE text",
+        "ALTER TABLE users ALTER COLUMN c SET NOT NULL",
+        "ALTER TABLE users ALTER COLUMN c DROP NOT NULL",
+        "ALTER TABLE users ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES b (id)",
+        "ALTER TABLE users ADD CONSTRAINT u UNIQUE (a)",
+        "ALTER TABLE users RENAME COLUMN a TO b",
+        "ALTER TABLE users RENAME TO people",
+    ]
+    violations = run_squawk(
+        {
+            "probe": "BEGIN;\n" + ";\n".join(statements) + ";\nCOMMIT;\n",
+            "broken": "SELECT FROM WHERE;\n",
+        }
+    )
+    reported = {v.rule for v in violations}
+    assert len(reported) > 20
+    assert reported <= rules.SQUAWK_RULES, reported - rules.SQUAWK_RULES
+    for rule in rules.OUR_RULES.values():
+        assert set(rule.squawk_equivalents) <= rules.SQUAWK_RULES
+    assert set(rules.SQUAWK_ALTERNATIVES) <= rules.SQUAWK_RULES
+    excluded = tomllib.loads(config_path().read_text())["excluded_rules"]
+    assert set(excluded) <= rules.SQUAWK_RULES
 
 
 def rules_of(report: LintReport, revision: str = NEW, *, accepted: bool = False) -> set[str]:

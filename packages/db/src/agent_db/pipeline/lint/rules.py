@@ -58,7 +58,8 @@ OUR_RULES: dict[str, Rule] = {
         Rule(
             "set-not-null",
             "sets NOT NULL on a column of an existing table: the whole table is scanned under "
-            "an ACCESS EXCLUSIVE lock (reads and writes wait)",
+            "an ACCESS EXCLUSIVE lock (reads and writes wait), unless a valid CHECK (col IS NOT "
+            "NULL) already proves it; then accept the finding naming that constraint",
             f"{SAFE}.add_check_not_valid(name, table, '<col> IS NOT NULL'), then in a later "
             f"revision {SAFE}.validate_constraint and SET NOT NULL (PostgreSQL 12+ uses the "
             "valid CHECK and skips the scan), then drop the CHECK",
@@ -150,8 +151,10 @@ OUR_RULES: dict[str, Rule] = {
     )
 }
 
-# squawk 2.70's rules (`strings` of the binary lists them; the docs at squawkhq.com describe
-# them). Used to refuse a lint_accept entry that names no rule, so a typo cannot hide a finding.
+# Every rule squawk 2.70 knows (read from the binary's rule table; squawkhq.com documents them),
+# on by default or not. Used to refuse a lint_accept entry that names no rule, so a typo cannot
+# hide a finding. A squawk upgrade that adds rules adds them here (tests/test_lint.py checks
+# that every rule squawk reports is listed).
 SQUAWK_RULES = frozenset(
     {
         "adding-field-with-default",
@@ -159,14 +162,50 @@ SQUAWK_RULES = frozenset(
         "adding-not-nullable-field",
         "adding-required-field",
         "adding-serial-primary-key-field",
+        "ban-add-column",
+        "ban-add-composite-attribute",
+        "ban-add-enum-value",
+        "ban-alter-database-options",
         "ban-alter-domain-with-add-constraint",
+        "ban-alter-extension",
+        "ban-alter-function-options",
+        "ban-alter-generated-expression",
+        "ban-alter-identity",
+        "ban-alter-policy-condition",
+        "ban-alter-policy-roles",
+        "ban-alter-role-options",
+        "ban-alter-row-level-security",
+        "ban-alter-sequence-values",
+        "ban-alter-system-options",
+        "ban-alter-view-options",
         "ban-char-field",
         "ban-concurrent-index-creation-in-transaction",
         "ban-create-domain-with-constraint",
+        "ban-create-policy",
+        "ban-detach-inheritance",
+        "ban-disable-trigger",
         "ban-drop-column",
+        "ban-drop-constraint",
         "ban-drop-database",
+        "ban-drop-default",
+        "ban-drop-domain",
+        "ban-drop-extension",
+        "ban-drop-function",
+        "ban-drop-generated-expression",
+        "ban-drop-index",
         "ban-drop-not-null",
+        "ban-drop-policy",
+        "ban-drop-schema",
+        "ban-drop-sequence",
         "ban-drop-table",
+        "ban-drop-type",
+        "ban-drop-view",
+        "ban-new-write-restriction",
+        "ban-replace-view-function",
+        "ban-replica-identity",
+        "ban-revoke",
+        "ban-set-default",
+        "ban-set-schema",
         "ban-truncate-cascade",
         "ban-uncommitted-transaction",
         "changing-column-type",
@@ -176,10 +215,12 @@ SQUAWK_RULES = frozenset(
         "prefer-bigint-over-int",
         "prefer-bigint-over-smallint",
         "prefer-identity",
+        "prefer-repack",
         "prefer-robust-stmts",
         "prefer-text-field",
         "prefer-timestamp-tz",
         "renaming-column",
+        "renaming-object",
         "renaming-table",
         "require-concurrent-index-creation",
         "require-concurrent-index-deletion",
@@ -188,9 +229,11 @@ SQUAWK_RULES = frozenset(
         "require-enum-value-ordering",
         "require-lock-timeout",
         "require-statement-timeout",
+        "require-table-schema",
         "require-timeout-settings",
         "syntax-error",
         "transaction-nesting",
+        "unused-ignore",
     }
 )
 
@@ -224,6 +267,10 @@ SQUAWK_ALTERNATIVES: dict[str, str] = {
     f"EXISTS / IF EXISTS (the {SAFE} index helpers do this)",
     "transaction-nesting": "do not write BEGIN/COMMIT in op.execute; use "
     "op.get_context().autocommit_block() or the helpers",
+    "ban-drop-constraint": "make sure no running code relies on what the constraint "
+    "guaranteed (a CHECK made redundant by NOT NULL, say); accept it with that reason",
+    "ban-drop-default": "make sure the running code sets the column on every insert before the "
+    "default goes; accept it with that reason",
 }
 
 
