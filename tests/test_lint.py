@@ -213,10 +213,14 @@ def test_findings_are_accepted_only_with_a_real_reason(versions: Path) -> None:
         NEW,
         project_head(),
         index,
-        header='lint_accept = {"create-index-blocking": "users holds forty rows in every environment"}',
+        header=(
+            'lint_accept = {"create-index-blocking": "users holds forty rows in every environment",'
+            ' "drop-index-blocking": "no index is dropped here, so this matches nothing"}'
+        ),
     )
     report = lint_revisions()
     assert report.ok
+    assert report.revisions[-1].unused_accepts == ["drop-index-blocking"]
     (finding,) = report.findings
     assert finding.accepted
     assert finding.accepted_as == "create-index-blocking"
