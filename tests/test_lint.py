@@ -349,7 +349,7 @@ def test_new_user_plain_index_then_helper_then_upgrade_then_drop(
 ) -> None:
     """README walk: a plain index fails lint naming the file and the concurrent form; the helper
     passes and db.upgrade applies it under the lock; dropping a mapped column fails. The first
-    lint and the upgrade run as a person types them; the others in-process (same task)."""
+    lint runs as a person types it; the other steps call the same tasks in-process."""
     import tasks
 
     versions = copy_versions(tmp_path / "versions")
@@ -385,8 +385,8 @@ def test_new_user_plain_index_then_helper_then_upgrade_then_drop(
     tasks.lint_migrations(Context())  # no Exit: passes
     assert "passed" in capsys.readouterr().out
 
-    upgraded = run_invoke("db.upgrade", env=env)
-    assert upgraded.returncode == 0, upgraded.stderr
+    tasks.upgrade(Context())  # db.upgrade: under the lock, with the ledger
+    assert "now at aaaa00000001" in capsys.readouterr().err
     with psycopg.connect(conninfo(empty_url)) as connection:
         row = connection.execute(
             "SELECT x.indisvalid, pg_get_indexdef(x.indexrelid) FROM pg_index x "
