@@ -44,8 +44,12 @@ def test_each_step_is_one_row_with_every_column(empty_url: URL) -> None:
         assert direction == "upgrade"
         assert checksum == graph[str(revision)].checksum
         assert environment == "staging"
-        assert started is not None and finished is not None and finished >= started
-        assert actor and tool and "agent-db" in str(tool)
+        assert started is not None
+        assert finished is not None
+        assert finished >= started  # type: ignore[operator]
+        assert actor
+        assert tool
+        assert "agent-db" in str(tool)
         assert outcome == "success"
         assert error is None
     assert commit is None or len(str(commit)) >= 7
@@ -86,6 +90,6 @@ def test_stale_running_row_is_closed_as_failed_by_the_next_run(empty_url: URL) -
             "'t', 999999)"
         )
     runner.upgrade(target)
-    ghost = [r for r in ledger_rows(empty_url) if r[6] == "ghost"][0]
+    ghost = next(r for r in ledger_rows(empty_url) if r[6] == "ghost")
     assert ghost[9] == "failed"
     assert "interrupted" in str(ghost[10])

@@ -93,7 +93,8 @@ def test_eight_concurrent_runners_apply_each_revision_once(empty_url: URL, versi
     assert current(empty_url) == ["aa02"]
     waited = [err for _, _, err in results if "waiting for the migration lock" in err]
     assert waited, "at least one runner should have reported waiting"
-    assert "agent-db-migrate:staging" in waited[0] and "pid " in waited[0]
+    assert "agent-db-migrate:staging" in waited[0]
+    assert "pid " in waited[0]
     assert sum("nothing to do" in err for _, _, err in results) == 7
 
 
@@ -130,8 +131,10 @@ def test_lock_timeout_names_the_blocker_retries_then_succeeds(empty_url: URL, ve
     blocker.close()
     assert result.applied == ["bb01"]
     assert len(messages) == 2
-    assert "bb01" in messages[0] and "lock_timeout=300ms" in messages[0]
-    assert "report-job" in messages[0] and "pid " in messages[0]
+    assert "bb01" in messages[0]
+    assert "lock_timeout=300ms" in messages[0]
+    assert "report-job" in messages[0]
+    assert "pid " in messages[0]
     assert "Nothing of this revision was applied" in messages[0]
     failed = query(
         empty_url, "SELECT attempt, outcome, error FROM schema_ledger WHERE revision = 'bb01' ORDER BY id"
@@ -211,7 +214,8 @@ def test_failing_revision_keeps_the_last_good_revision_and_records_why(
     assert current(empty_url) == ["ee01"]
     assert "bad" not in columns_of(empty_url, "users")
     row = query(empty_url, "SELECT outcome, error FROM schema_ledger WHERE revision = 'ee02'")
-    assert row[0][0] == "failed" and "division by zero" in str(row[0][1])
+    assert row[0][0] == "failed"
+    assert "division by zero" in str(row[0][1])
 
 
 @pytest.mark.slow
@@ -260,7 +264,8 @@ def test_sigkill_mid_revision_leaves_previous_revision_and_rerun_completes(
     outcomes = query(
         empty_url, "SELECT outcome, error FROM schema_ledger WHERE revision = 'ff01' ORDER BY id"
     )
-    assert outcomes[0][0] == "failed" and "interrupted" in str(outcomes[0][1])
+    assert outcomes[0][0] == "failed"
+    assert "interrupted" in str(outcomes[0][1])
     assert outcomes[-1][0] == "success"
 
 

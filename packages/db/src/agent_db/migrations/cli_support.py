@@ -13,11 +13,12 @@ from pathlib import Path
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import Script
 from sqlalchemy import Connection
 
 from agent_db.errors import SafetyRefusal
 from agent_db.pipeline.graph import file_checksum
-from agent_db.pipeline.ledger import ensure_ledger, record_completed_step
+from agent_db.pipeline.ledger import Direction, ensure_ledger, record_completed_step
 from agent_db.session import create_sync_engine, resolve_url, translate_connection_errors
 from agent_db.settings import load_settings
 
@@ -62,6 +63,7 @@ def ledger_recorder(environment: str) -> Callable[..., None]:
         connection = ctx.connection
         assert connection is not None
         ensure_ledger(connection, commit=False)
+        direction: Direction
         if step.is_stamp:
             revisions, direction = step.destination_revision_ids, "stamp"
         elif step.is_upgrade:
@@ -70,7 +72,7 @@ def ledger_recorder(environment: str) -> Callable[..., None]:
             revisions, direction = step.up_revision_ids, "downgrade"
         for revision in revisions:
             script = step.revision_map.get_revision(revision)
-            path = Path(script.path) if script is not None else None
+            path = Path(script.path) if isinstance(script, Script) else None
             record_completed_step(
                 connection,
                 revision=revision,
