@@ -397,14 +397,19 @@ def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
         "k": "only tests matching this expression (pytest -k)",
         "marker": "only tests with this marker (pytest -m)",
         "args": "extra pytest arguments",
+        "workers": "parallel pytest workers (default: one per CPU; 0 runs in one process)",
     }
 )
-def test(c: Context, embedded: bool = False, k: str = "", marker: str = "", args: str = "") -> None:
+def test(
+    c: Context, embedded: bool = False, k: str = "", marker: str = "", args: str = "", workers: int = -1
+) -> None:
     """Run the test suite against real PostgreSQL (TEST_DATABASE_URL, else embedded)."""
     env = dict(os.environ)
     if embedded:
         env.pop("TEST_DATABASE_URL", None)
     command = [sys.executable, "-m", "pytest"]
+    if workers != 0:
+        command += ["-n", "auto" if workers < 0 else str(workers)]
     if k:
         command += ["-k", k]
     if marker:

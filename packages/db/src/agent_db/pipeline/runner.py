@@ -102,10 +102,21 @@ class _Session:
         self._script = scripts_for(config, self.graph, revisions)
 
     def set_timeouts(self, revision: Revision) -> tuple[str, str]:
+        """Session settings of the migration connection for this revision's step.
+
+        ``client_connection_check_interval`` (PostgreSQL 14+) makes the server notice a runner
+        that was killed mid-statement and roll its step back within a second, instead of
+        letting the orphaned statement run to its end while holding its locks.
+        """
         lock_timeout = revision.lock_timeout or self.target.settings.lock_timeout
         statement_timeout = revision.statement_timeout or self.target.settings.statement_timeout
         self.migration.execute(
-            text("SELECT set_config('lock_timeout', :l, false), set_config('statement_timeout', :s, false)"),
+            text(
+                "SELECT set_config('lock_timeout', :l, false), "
+                "set_config('statement_timeout', :s, false), "
+                "CASE WHEN current_setting('server_version_num')::int >= 140000 "
+                "THEN set_config('client_connection_check_interval', '1s', false) END"
+            ),
             {"l": lock_timeout, "s": statement_timeout},
         )
         self.migration.commit()
