@@ -6,8 +6,8 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from agent_db.alembic_config import VERSIONS_DIR
 from agent_db.pipeline.graph import default_graph
+from agent_db.versions import VERSIONS_DIR
 
 
 def copy_history(folder: Path) -> Path:

@@ -13,8 +13,6 @@ import os
 import warnings
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
 from sqlalchemy.engine import URL
 
 from agent_db.urls import parse_url
@@ -56,6 +54,9 @@ def server_url(*, keep_running: bool = False) -> URL:
 
 def ensure_database(admin_url: URL, database: str) -> URL:
     """Create ``database`` on the server of ``admin_url`` when missing; return its URL."""
+    import psycopg
+    from psycopg import sql
+
     conninfo = _conninfo(admin_url)
     with psycopg.connect(conninfo, autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
