@@ -430,4 +430,20 @@ def lint(c: Context) -> None:
     c.run("mypy packages/db/src services/api/src tasks.py tests", echo=True)
 
 
-ns = Collection(dev, test, lint, db, api)
+# --------------------------------------------------------------------------- bench
+
+
+@task(
+    help={
+        "sizes": "comma-separated history lengths (default 1000,5000,10000)",
+        "repeat": "timed runs per command (the slow Alembic ones run at most 3 times)",
+    }
+)
+def graph(c: Context, sizes: str = "1000,5000,10000", repeat: int = 5) -> None:
+    """Revision-graph scale: our commands against plain Alembic on long histories."""
+    c.run(f"{sys.executable} -m bench.graph_scale --sizes {sizes} --repeat {int(repeat)}", pty=False)
+
+
+bench = Collection("bench", graph)
+
+ns = Collection(dev, test, lint, db, api, bench)
