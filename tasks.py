@@ -351,8 +351,13 @@ def serve(c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 800
 
 
 def _serve(env: str, host: str, port: int, workers: int) -> None:
+    import signal
+
     import uvicorn
 
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills
+    # the process before atexit runs, and the embedded PostgreSQL would be left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from agent_db.session import resolve_url
     from agent_db.settings import load_settings
 
