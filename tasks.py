@@ -377,8 +377,13 @@ def serve(c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 800
 
 
 def _serve(env: str, host: str, port: int, workers: int) -> None:
+    import signal
+
     import uvicorn
 
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills
+    # the process before atexit runs, and the embedded PostgreSQL would be left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from agent_db.session import resolve_url
     from agent_db.settings import load_settings
 
@@ -423,14 +428,19 @@ def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
         "k": "only tests matching this expression (pytest -k)",
         "marker": "only tests with this marker (pytest -m)",
         "args": "extra pytest arguments",
+        "workers": "parallel pytest workers (default: one per CPU; 0 runs in one process)",
     }
 )
-def test(c: Context, embedded: bool = False, k: str = "", marker: str = "", args: str = "") -> None:
+def test(
+    c: Context, embedded: bool = False, k: str = "", marker: str = "", args: str = "", workers: int = -1
+) -> None:
     """Run the test suite against real PostgreSQL (TEST_DATABASE_URL, else embedded)."""
     env = dict(os.environ)
     if embedded:
         env.pop("TEST_DATABASE_URL", None)
     command = [sys.executable, "-m", "pytest"]
+    if workers != 0:
+        command += ["-n", "auto" if workers < 0 else str(workers)]
     if k:
         command += ["-k", k]
     if marker:
@@ -453,4 +463,20 @@ def lint(c: Context) -> None:
     lint_migrations(c)
 
 
-ns = Collection(dev, test, lint, db, api)
+# --------------------------------------------------------------------------- bench
+
+
+@task(
+    help={
+        "sizes": "comma-separated history lengths (default 1000,5000,10000)",
+        "repeat": "timed runs per command (the slow Alembic ones run at most 3 times)",
+    }
+)
+def graph(c: Context, sizes: str = "1000,5000,10000", repeat: int = 5) -> None:
+    """Revision-graph scale: our commands against plain Alembic on long histories."""
+    c.run(f"{sys.executable} -m bench.graph_scale --sizes {sizes} --repeat {int(repeat)}", pty=False)
+
+
+bench = Collection("bench", graph)
+
+ns = Collection(dev, test, lint, db, api, bench)

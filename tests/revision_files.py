@@ -1,57 +1,45 @@
-"""Temporary revision directories: a copy of the project's versions/ plus revisions a test writes.
-
-Tests point ``AGENT_DB_VERSIONS_DIR`` at the copy, so they add revisions on top of whatever the
-real history holds today (it grows) without touching the package.
-"""
+"""The lint and safe-helper tests' view of ``tests.revisions``: revisions that may use
+``agent_db.migrations.safe``, named by a slug, on top of the project's real head."""
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 from pathlib import Path
 
-from agent_db.alembic_config import VERSIONS_DIR
 from agent_db.pipeline.graph import RevisionGraph
+from agent_db.versions import VERSIONS_DIR
+from tests.revisions import add_revision, copy_history
+
+SAFE_IMPORT = "from agent_db.migrations import safe  # noqa: E402"
 
 
 def copy_versions(destination: Path) -> Path:
-    """A copy of the package's versions/ at ``destination``; returns it."""
-    shutil.copytree(VERSIONS_DIR, destination, ignore=shutil.ignore_patterns("__pycache__"))
-    return destination
+    """A copy of the package's versions/ at ``destination`` (a folder named versions)."""
+    return copy_history(destination.parent)
 
 
 def project_head() -> str:
+    """The head of the package's own history, whatever AGENT_DB_VERSIONS_DIR points at."""
     return RevisionGraph.load(VERSIONS_DIR).single_head()
 
 
 def write_revision(
     directory: Path,
     revision: str,
-    down_revision: str | tuple[str, ...] | None,
+    down_revision: str | None,
     upgrade: str,
     *,
     downgrade: str = "pass",
     header: str = "",
     slug: str = "test",
-    minute: int = 0,
 ) -> Path:
-    """Write a revision file the way the template lays it out; ``upgrade``/``downgrade`` are
-    function bodies, ``header`` module-level lines (``lint_accept = ...``, ``lock_timeout``)."""
-    body = textwrap.indent(textwrap.dedent(upgrade).strip(), "    ")
-    down = textwrap.indent(textwrap.dedent(downgrade).strip(), "    ")
-    text = (
-        f'"""{slug.replace("_", " ")}"""\n\n'
-        "import sqlalchemy as sa\n"
-        "from alembic import op\n\n"
-        "from agent_db.migrations import safe\n\n"
-        f"revision = {revision!r}\n"
-        f"down_revision = {down_revision!r}\n"
-        "branch_labels = None\n"
-        "depends_on = None\n"
-        f"{textwrap.dedent(header).strip()}\n\n\n"
-        f"def upgrade() -> None:\n{body}\n\n\n"
-        f"def downgrade() -> None:\n{down}\n"
+    """A revision whose bodies are the given statements; ``header`` holds module-level lines
+    (``lint_accept = ...``, ``lock_timeout = ...``)."""
+    return add_revision(
+        directory,
+        revision,
+        down_revision,
+        upgrade,
+        downgrade,
+        message=slug.replace("_", " "),
+        header=f"{SAFE_IMPORT}\n{header}",
     )
-    path = directory / f"20991231_{minute:04d}_{revision}_{slug}.py"
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -30,3 +30,56 @@ def test_dev_without_url_migrates_the_embedded_server_and_stops_it() -> None:
         while (data / "postmaster.pid").exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not (data / "postmaster.pid").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_invoke_dev_migrates_serves_and_stops_the_embedded_server_on_sigterm() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.support import ROOT
+
+    with tempfile.TemporaryDirectory(prefix="agent-pg-") as folder:
+        data = Path(folder) / "data"
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if k != "DEV_DATABASE_URL"}
+        env["AGENT_EMBEDDED_PGDATA"] = str(data)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "dev", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            body = ""
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+                        body = response.read().decode()
+                        break
+                except OSError:
+                    time.sleep(0.3)
+            assert '"status":"ready"' in body, (
+                process.stdout.read() if process.poll() is not None and process.stdout else body
+            )
+            assert default_graph().single_head() in body
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while (data / "postmaster.pid").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not (data / "postmaster.pid").exists(), "the embedded server kept running after dev stopped"

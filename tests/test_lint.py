@@ -187,7 +187,6 @@ def test_safe_helpers_pass_and_validate_in_the_same_revision_does_not(versions: 
         safe.validate_constraint("users", "users_id_positive_check")
         safe.validate_constraint("users", "users_self_fkey")
         """,
-        minute=1,
     )
     report = lint_revisions()
     assert report.ok, [f"{f.rule}: {f.statement}" for f in report.unaccepted]
@@ -200,7 +199,6 @@ def test_safe_helpers_pass_and_validate_in_the_same_revision_does_not(versions: 
         safe.add_check_not_valid("users_id_small_check", "users", "id < 1000000000")
         safe.validate_constraint("users", "users_id_small_check")
         """,
-        minute=2,
     )
     report = lint_revisions()
     assert rules_of(report, "aaaa00000003") == {"constraint-missing-not-valid"}
@@ -330,7 +328,7 @@ def test_default_scope_is_what_the_branch_adds(tmp_path: Path) -> None:
     committed = write_revision(versions, NEW, project_head(), 'op.execute("SELECT 1")')
     _git(repo, "add", ".")
     _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "new")
-    untracked = write_revision(versions, "aaaa00000002", NEW, 'op.execute("SELECT 2")', minute=1)
+    untracked = write_revision(versions, "aaaa00000002", NEW, 'op.execute("SELECT 2")')
     scope = changed_revisions(versions)
     assert scope.paths == frozenset({committed.resolve(), untracked.resolve()})
     assert scope.base is not None
@@ -405,7 +403,6 @@ def test_new_user_plain_index_then_helper_then_upgrade_then_drop(
         NEW,
         'op.drop_column("users", "hashed_password")',
         slug="drop_hashed_password",
-        minute=1,
     )
     with pytest.raises(Exit) as refused:
         tasks.lint_migrations(Context())

@@ -76,7 +76,6 @@ def test_concurrent_index_runs_in_autocommit_while_the_runner_holds_the_lock(
         """,
         downgrade=f'safe.drop_index_concurrently("ix_{TABLE}_v", "{TABLE}")',
         slug="index",
-        minute=1,
     )
     target = target_for("dev", empty_url)
     runner.upgrade(target, "cafe00000001")
@@ -101,7 +100,6 @@ def test_an_invalid_leftover_index_is_dropped_and_rebuilt(versions: Path, empty_
         "cafe00000001",
         f'safe.create_index_concurrently("ix_{TABLE}_v", "{TABLE}", ["v"])',
         slug="index",
-        minute=1,
     )
     target = target_for("dev", empty_url)
     runner.upgrade(target, "cafe00000001")
@@ -130,7 +128,6 @@ def test_not_valid_constraints_then_validate_in_the_next_revision(versions: Path
         op.drop_constraint("{TABLE}_v_small_check", "{TABLE}")
         """,
         slug="not_valid",
-        minute=1,
     )
     write_revision(
         versions,
@@ -141,7 +138,6 @@ def test_not_valid_constraints_then_validate_in_the_next_revision(versions: Path
         safe.validate_constraint("{TABLE}", "{TABLE}_user_id_fkey")
         """,
         slug="validate",
-        minute=2,
     )
     assert lint_revisions().ok
     target = target_for("dev", empty_url)
@@ -174,7 +170,6 @@ def test_backfill_in_batches_resumes_after_an_interruption(
         f'op.add_column("{TABLE}", sa.Column("doubled", sa.Integer(), nullable=True))',
         downgrade=f'op.drop_column("{TABLE}", "doubled")',
         slug="add_column",
-        minute=1,
     )
     write_revision(
         versions,
@@ -186,7 +181,6 @@ def test_backfill_in_batches_resumes_after_an_interruption(
         )
         """,
         slug="backfill",
-        minute=2,
     )
     assert lint_revisions().ok
     target = target_for("dev", empty_url)

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from agent_db.alembic_config import VERSIONS_DIR
 from agent_db.pipeline.graph import default_graph
+from agent_db.versions import VERSIONS_DIR
 from tests.support import ROOT, conninfo, run_invoke, url_text
 
 FIRST, SECOND = "3f1a2b9c4d5e", "7c2e8d1f0a6b"

@@ -6,13 +6,13 @@ need that file, so the installed package (the API's container) migrates without 
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
 from alembic.config import Config
 from sqlalchemy import Connection
+
+from agent_db.versions import VERSIONS_DIR, versions_dir
 
 SCRIPT_LOCATION = "agent_db:migrations"
 FILE_TEMPLATE = "%%(year)d%%(month).2d%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s"
@@ -32,15 +32,6 @@ POST_WRITE_HOOKS = {
     "ruff_format.module": "ruff",
     "ruff_format.options": "format --quiet REVISION_SCRIPT_FILENAME",
 }
-VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
-VERSIONS_DIR_VARIABLE = "AGENT_DB_VERSIONS_DIR"
-
-
-def versions_dir() -> Path:
-    """Where the revision files are: the package's versions/, or ``AGENT_DB_VERSIONS_DIR``
-    (a copy used by benchmarks and tests that write revisions)."""
-    override = os.environ.get(VERSIONS_DIR_VARIABLE)
-    return Path(override).resolve() if override else VERSIONS_DIR
 
 
 def alembic_config(

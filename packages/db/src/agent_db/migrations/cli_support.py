@@ -7,13 +7,18 @@ Writing commands against a protected environment are refused here: those go thro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import Script
 from sqlalchemy import Connection
 
 from agent_db.errors import SafetyRefusal
+from agent_db.pipeline.graph import file_checksum
+from agent_db.pipeline.ledger import Direction, ensure_ledger, record_completed_step
 from agent_db.session import create_sync_engine, resolve_url, translate_connection_errors
 from agent_db.settings import load_settings
 
@@ -48,3 +53,33 @@ def connect_for_plain_cli(config: Config, environment: str) -> Iterator[Connecti
             yield connection
     finally:
         engine.dispose()
+
+
+def ledger_recorder(environment: str) -> Callable[..., None]:
+    """An ``on_version_apply`` callback that records plain-CLI steps in the ledger, in the
+    step's own transaction, so status, verify and promote see them too."""
+
+    def record(*, ctx: MigrationContext, step: MigrationInfo, **_: object) -> None:
+        connection = ctx.connection
+        assert connection is not None
+        ensure_ledger(connection, commit=False)
+        direction: Direction
+        if step.is_stamp:
+            revisions, direction = step.destination_revision_ids, "stamp"
+        elif step.is_upgrade:
+            revisions, direction = step.up_revision_ids, "upgrade"
+        else:
+            revisions, direction = step.up_revision_ids, "downgrade"
+        for revision in revisions:
+            script = step.revision_map.get_revision(revision)
+            path = Path(script.path) if isinstance(script, Script) else None
+            record_completed_step(
+                connection,
+                revision=revision,
+                direction=direction,
+                checksum=file_checksum(path.read_bytes()) if path and path.exists() else None,
+                environment=environment,
+                reason="plain alembic CLI",
+            )
+
+    return record

@@ -52,11 +52,11 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
-def migrate(connection: Connection) -> None:
+def migrate(connection: Connection, on_version_apply: Any = None) -> None:
     context.configure(
         connection=connection,
         transaction_per_migration=True,
-        on_version_apply=config.attributes.get("on_version_apply"),
+        on_version_apply=on_version_apply or config.attributes.get("on_version_apply"),
         **common_options(),
     )
     with context.begin_transaction():
@@ -72,11 +72,11 @@ def run_migrations_online() -> None:
     if given is not None:
         migrate(given)
         return
-    from agent_db.migrations.cli_support import connect_for_plain_cli
+    from agent_db.migrations.cli_support import connect_for_plain_cli, ledger_recorder
 
     try:
         with connect_for_plain_cli(config, environment_name()) as connection:
-            migrate(connection)
+            migrate(connection, ledger_recorder(environment_name()))
     except AgentDbError as error:
         raise CommandError(str(error)) from None
 

@@ -10,13 +10,12 @@ checked, so verifying prod creates nothing on prod.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from pathlib import Path
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
+from agent_db.cache import cache_dir, read_json, write_json
 from agent_db.errors import AgentDbError, DatabaseUnavailable
 from agent_db.pipeline.graph import RevisionGraph
 from agent_db.pipeline.scratch import migrated_scratch
@@ -25,7 +24,6 @@ from agent_db.settings import load_settings
 from agent_db.urls import parse_url, sync_url
 
 REFERENCE_URL_VARIABLE = "AGENT_DB_REFERENCE_URL"
-CACHE_DIR_VARIABLE = "AGENT_DB_CACHE_DIR"
 Snapshot = dict[str, dict[str, str]]
 
 
@@ -43,18 +41,6 @@ def reference_server_url() -> URL:
     return sync_url(server_url())
 
 
-def cache_dir() -> Path:
-    explicit = os.environ.get(CACHE_DIR_VARIABLE)
-    if explicit:
-        return Path(explicit)
-    from agent_db.settings import project_root
-
-    try:
-        return project_root() / ".cache" / "agent-db"
-    except AgentDbError:
-        return Path.home() / ".cache" / "agent-db"
-
-
 def history_key(graph: RevisionGraph, current: tuple[str, ...]) -> str:
     """Identifies the schema state: the revisions up to ``current`` and their file checksums."""
     digest = hashlib.sha256()
@@ -68,8 +54,8 @@ def expected_snapshot(graph: RevisionGraph, current: tuple[str, ...]) -> Snapsho
     if not current:
         return {}
     path = cache_dir() / "snapshots" / f"{history_key(graph, current)}.json"
-    if path.exists():
-        cached: Snapshot = json.loads(path.read_text(encoding="utf-8"))
+    cached = read_json(path)
+    if isinstance(cached, dict):
         return cached
     try:
         server = reference_server_url()
@@ -80,10 +66,7 @@ def expected_snapshot(graph: RevisionGraph, current: tuple[str, ...]) -> Snapsho
         with migrated_scratch(server, head) as connection:
             for kind, items in schema_snapshot(connection).items():
                 snapshot.setdefault(kind, {}).update(items)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(snapshot, sort_keys=True), encoding="utf-8")
-    temporary.replace(path)
+    write_json(path, snapshot)
     return snapshot
 
 

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+from agent_db.cache import cache_dir, read_json, write_json
 from agent_db.errors import ConfigError
 
-_SOURCE_FILE = re.compile(r"^(?!\.#|__init__)[^/]*\.py$")
+
+def _is_revision_file(name: str) -> bool:
+    """Alembic's rule: ``*.py`` files, except ``__init__.py`` and editor lock files."""
+    return name.endswith(".py") and not name.startswith(("__init__", ".#"))
+
+
 _ASSIGNMENT = re.compile(
     r"^(?P<name>revision|down_revision|branch_labels|depends_on|lock_timeout|statement_timeout)"
     r"\s*(?::[^=\n]*)?=\s*(?P<value>[^\n]+)$",
@@ -45,13 +53,13 @@ def _as_tuple(value: object, *, path: Path, name: str) -> tuple[str, ...]:
     raise ConfigError(f"{path}: {name} must be a string, a sequence of strings or None")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Revision:
     """One revision file, as far as the toolkit needs to know it."""
 
     id: str
     down_revisions: tuple[str, ...]
-    path: Path
+    file: str
     checksum: str
     message: str = ""
     branch_labels: tuple[str, ...] = ()
@@ -60,8 +68,42 @@ class Revision:
     statement_timeout: str | None = None
 
     @property
+    def path(self) -> Path:
+        return Path(self.file)
+
+    @property
     def is_merge(self) -> bool:
         return len(self.down_revisions) > 1
+
+    def as_cache(self) -> list[object]:
+        return [
+            self.id,
+            list(self.down_revisions),
+            self.checksum,
+            self.message,
+            list(self.branch_labels),
+            list(self.depends_on),
+            self.lock_timeout,
+            self.statement_timeout,
+        ]
+
+    @classmethod
+    def from_cache(cls, data: list[Any], file: str) -> Revision:
+        rev, down, checksum, message, labels, depends, lock, statement = data
+        return cls(rev, tuple(down), file, checksum, message, tuple(labels), tuple(depends), lock, statement)
+
+
+_SIMPLE_VALUE = re.compile(r"""^(?:None|"([^"\\]*)"|'([^'\\]*)')\s*(?:#.*)?$""")
+
+
+def _value(raw: str) -> object:
+    """A literal value; plain strings and None (nearly every revision) skip the parser."""
+    simple = _SIMPLE_VALUE.match(raw)
+    if simple:
+        if raw.startswith("None"):
+            return None
+        return simple.group(1) if simple.group(1) is not None else simple.group(2)
+    return ast.literal_eval(raw)
 
 
 def _literal_assignments(text: str, path: Path) -> dict[str, object]:
@@ -71,7 +113,7 @@ def _literal_assignments(text: str, path: Path) -> dict[str, object]:
         for match in _ASSIGNMENT.finditer(text):
             name = match.group("name")
             if name not in found:
-                found[name] = ast.literal_eval(match.group("value").strip())
+                found[name] = _value(match.group("value").strip())
     except (ValueError, SyntaxError):
         found = {}
     if "revision" in found and "down_revision" in found:
@@ -107,7 +149,7 @@ def read_revision(path: Path) -> Revision:
         raise ConfigError(f'{path} does not define `revision = "<id>"`; is it a revision file?')
     if "down_revision" not in values:
         raise ConfigError(f"{path} does not define down_revision (None for the first revision)")
-    docstring = _DOCSTRING_FIRST_LINE.search(text)
+    docstring = _DOCSTRING_FIRST_LINE.match(text)
     timeouts = {k: values.get(k) for k in ("lock_timeout", "statement_timeout")}
     for key, value in timeouts.items():
         if value is not None and not isinstance(value, str):
@@ -115,7 +157,7 @@ def read_revision(path: Path) -> Revision:
     return Revision(
         id=revision,
         down_revisions=_as_tuple(values["down_revision"], path=path, name="down_revision"),
-        path=path,
+        file=str(path),
         checksum=file_checksum(data),
         message=docstring.group("line") if docstring else "",
         branch_labels=_as_tuple(values.get("branch_labels"), path=path, name="branch_labels"),
@@ -147,19 +189,42 @@ class RevisionGraph:
         self._children = children
 
     @classmethod
-    def load(cls, directory: Path) -> RevisionGraph:
-        """Read every revision file in ``directory``."""
+    def load(cls, directory: Path, *, trust_cache: bool = True) -> RevisionGraph:
+        """Read every revision file in ``directory``.
+
+        Parsed files are cached by (mtime, size, inode), as git's index does, so a long history
+        loads with one ``stat`` per file. ``trust_cache=False`` reads and hashes every file
+        (verify and promote do: their checksums are evidence).
+        """
+        cache_path = _graph_cache_path(directory)
+        loaded = read_json(cache_path) if trust_cache else None
+        cached: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+        records: dict[str, Any] = {}
+        changed = False
         revisions: dict[str, Revision] = {}
-        for path in sorted(directory.iterdir()):
-            if not _SOURCE_FILE.match(path.name) or not path.is_file():
-                continue
-            revision = read_revision(path)
+        folder = str(directory)
+        with os.scandir(directory) as entries:
+            found = sorted((e.name, e) for e in entries if _is_revision_file(e.name) and e.is_file())
+        for name, entry in found:
+            status = entry.stat()
+            stamp = [status.st_mtime_ns, status.st_size, status.st_ino]
+            file = f"{folder}/{name}"
+            record = cached.get(name)
+            if isinstance(record, list) and len(record) == 2 and record[0] == stamp:
+                revision = Revision.from_cache(record[1], file)
+            else:
+                revision = read_revision(Path(file))
+                record = [stamp, revision.as_cache()]
+                changed = True
+            records[name] = record
             if revision.id in revisions:
                 raise ConfigError(
                     f"revision id {revision.id} is defined twice: "
-                    f"{revisions[revision.id].path.name} and {path.name}; give one a new id"
+                    f"{revisions[revision.id].path.name} and {name}; give one a new id"
                 )
             revisions[revision.id] = revision
+        if changed or len(records) != len(cached):
+            write_json(cache_path, records)
         return cls(revisions, directory)
 
     def __len__(self) -> int:
@@ -301,8 +366,13 @@ class RevisionGraph:
         return position
 
 
-def default_graph() -> RevisionGraph:
-    """The graph of this checkout's revisions (see ``alembic_config.versions_dir``)."""
-    from agent_db.alembic_config import versions_dir
+def _graph_cache_path(directory: Path) -> Path:
+    key = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
+    return cache_dir() / "graphs" / f"{key}.json"
 
-    return RevisionGraph.load(versions_dir())
+
+def default_graph(*, trust_cache: bool = True) -> RevisionGraph:
+    """The graph of this checkout's revisions (see ``alembic_config.versions_dir``)."""
+    from agent_db.versions import versions_dir
+
+    return RevisionGraph.load(versions_dir(), trust_cache=trust_cache)

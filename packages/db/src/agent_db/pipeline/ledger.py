@@ -81,13 +81,14 @@ _DDL = (
 )
 
 
-def ensure_ledger(connection: Connection) -> None:
-    """Create the ledger when missing (idempotent; callers hold the migration lock)."""
+def ensure_ledger(connection: Connection, *, commit: bool = True) -> None:
+    """Create the ledger when missing (idempotent; callers hold the migration lock, or run
+    inside a migration transaction with ``commit=False``)."""
     if table_exists(connection, LEDGER_TABLE):
         return
     for statement in _DDL:
         connection.execute(text(statement))
-    if connection.in_transaction():
+    if commit and connection.in_transaction():
         connection.commit()
 
 

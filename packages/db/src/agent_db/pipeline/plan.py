@@ -8,7 +8,6 @@ from typing import Any
 from agent_db.errors import ConfigError
 from agent_db.pipeline.graph import RevisionGraph, default_graph
 from agent_db.pipeline.positions import check_known, read_position
-from agent_db.pipeline.render import render_upgrade, timeout_preamble
 from agent_db.pipeline.target import Target
 
 
@@ -61,8 +60,13 @@ def build_plan(target: Target, to: str = "head", *, graph: RevisionGraph | None 
             f"(to go back: uv run invoke db.downgrade --env {target.name} --to {destination})"
         )
     plan = Plan(target.name, current, destination)
+    pending = graph.upgrade_path(current, destination)
+    if not pending:
+        return plan
+    from agent_db.pipeline.render import render_upgrade, timeout_preamble  # imports Alembic
+
     settings = target.settings
-    for revision_id in graph.upgrade_path(current, destination):
+    for revision_id in pending:
         revision = graph[revision_id]
         lock_timeout = revision.lock_timeout or settings.lock_timeout
         statement_timeout = revision.statement_timeout or settings.statement_timeout

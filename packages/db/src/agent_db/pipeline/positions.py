@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent_db.embedded import running_database_url
 from agent_db.errors import AgentDbError, SafetyRefusal
 from agent_db.pipeline.graph import RevisionGraph
 from agent_db.pipeline.target import Target, current_revisions
@@ -35,6 +34,8 @@ def try_open(settings: DatabaseSettings) -> tuple[Target | None, str | None]:
             return Target(settings, resolve_url(settings)), None
         if not settings.embedded_fallback:
             return None, f"{settings.database_url_env} is not set"
+        from agent_db.embedded import running_database_url
+
         url = running_database_url()
         if url is None:
             return None, (

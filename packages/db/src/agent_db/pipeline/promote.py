@@ -127,7 +127,7 @@ def promote(
     reporter: Reporter | None = None,
     graph: RevisionGraph | None = None,
 ) -> PromotionResult:
-    graph = graph or default_graph()
+    graph = graph or default_graph(trust_cache=False)
     settings = load_settings(to)
     if not settings.promote_from:
         raise ConfigError(

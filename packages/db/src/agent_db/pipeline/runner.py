@@ -13,25 +13,23 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic.runtime.environment import EnvironmentContext
-from alembic.script import ScriptDirectory
 from psycopg import errors as pg_errors
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from agent_db.alembic_config import alembic_config
 from agent_db.errors import ConfigError, MigrationFailed, SafetyRefusal
 from agent_db.pipeline import ledger
 from agent_db.pipeline.blockers import BlockerWatch
-from agent_db.pipeline.graph import Revision, RevisionGraph, default_graph
+from agent_db.pipeline.graph import Revision, RevisionGraph, default_graph, file_checksum
 from agent_db.pipeline.lock import acquire, unlock
 from agent_db.pipeline.positions import check_known
 from agent_db.pipeline.reporting import Reporter, SilentReporter
-from agent_db.pipeline.scripts import scripts_for
 from agent_db.pipeline.target import Target, current_revisions
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 Direction = Literal["upgrade", "downgrade", "stamp"]
 
@@ -90,28 +88,50 @@ class _Session:
     reason: str | None
     _script: ScriptDirectory | None = None
 
+    # Alembic is imported only when a step runs: a no-op run stays fast.
     @property
     def script(self) -> ScriptDirectory:
         if self._script is None:
+            from alembic.script import ScriptDirectory
+
+            from agent_db.alembic_config import alembic_config
+
             self._script = ScriptDirectory.from_config(alembic_config(self.target.name))
         return self._script
 
     def load_scripts(self, revisions: list[str]) -> None:
         """Load only the revision modules this run touches (and their parents)."""
-        config = alembic_config(self.target.name)
-        self._script = scripts_for(config, self.graph, revisions)
+        from agent_db.alembic_config import alembic_config
+        from agent_db.pipeline.scripts import scripts_for
+
+        self._script = scripts_for(alembic_config(self.target.name), self.graph, revisions)
 
     def set_timeouts(self, revision: Revision) -> tuple[str, str]:
+        """Session settings of the migration connection for this revision's step.
+
+        ``client_connection_check_interval`` (PostgreSQL 14+) makes the server notice a runner
+        that was killed mid-statement and roll its step back within a second, instead of
+        letting the orphaned statement run to its end while holding its locks.
+        """
         lock_timeout = revision.lock_timeout or self.target.settings.lock_timeout
         statement_timeout = revision.statement_timeout or self.target.settings.statement_timeout
         self.migration.execute(
-            text("SELECT set_config('lock_timeout', :l, false), set_config('statement_timeout', :s, false)"),
+            text(
+                "SELECT set_config('lock_timeout', :l, false), "
+                "set_config('statement_timeout', :s, false), "
+                "CASE WHEN current_setting('server_version_num')::int >= 140000 "
+                "THEN set_config('client_connection_check_interval', '1s', false) END"
+            ),
             {"l": lock_timeout, "s": statement_timeout},
         )
         self.migration.commit()
         return lock_timeout, statement_timeout
 
     def run_alembic(self, direction: Direction, destination: str, on_apply: Callable[..., None]) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
+        from agent_db.alembic_config import alembic_config
+
         script = self.script
 
         def steps(rev: Any, context: Any) -> Any:
@@ -204,7 +224,7 @@ def _run_one(
             run_id=session.run_id,
             revision=revision.id,
             direction=direction,
-            checksum=revision.checksum or None,
+            checksum=_checksum_of_file_run(revision),
             environment=target.name,
             reason=session.reason,
             attempt=attempt,
@@ -246,6 +266,13 @@ def _run_one(
             raise MigrationFailed(f"{message}. {target.name} stays at {position}{hint}") from None
         reporter.step_finished(revision, time.monotonic() - started)
         return
+
+
+def _checksum_of_file_run(revision: Revision) -> str | None:
+    """The ledger records the checksum of the bytes about to run, read now, not a cached one."""
+    if revision is _BASE:
+        return None
+    return file_checksum(revision.path.read_bytes())
 
 
 def _record_failure(session: _Session, row_id: int, message: str) -> None:
@@ -343,7 +370,7 @@ def stamp(
         return RunResult(target.name, "stamp", before, after, [label], str(session.run_id))
 
 
-_BASE = Revision(id="base", down_revisions=(), path=Path("base"), checksum="")
+_BASE = Revision(id="base", down_revisions=(), file="base", checksum="")
 
 
 def _relative_steps(reference: str) -> int | None:

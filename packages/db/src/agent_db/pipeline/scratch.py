@@ -8,12 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from alembic import command
 from psycopg import sql
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
-from agent_db.alembic_config import alembic_config
 from agent_db.session import create_sync_engine, translate_connection_errors
 
 SCRATCH_PREFIX = "agent_scratch_"
@@ -44,6 +42,10 @@ def migrated_scratch(
     server_url: URL, revision: str = "head", *, environment: str = "dev"
 ) -> Iterator[Connection]:
     """A connection to a scratch database upgraded to ``revision`` by the real migrations."""
+    from alembic import command
+
+    from agent_db.alembic_config import alembic_config
+
     with scratch_database(server_url) as url:
         engine = create_sync_engine(url, application_name="agent-db-scratch")
         try:

@@ -85,7 +85,7 @@ def mermaid(status: Status, graph: RevisionGraph) -> list[str]:
     for env in status.environments:
         node = f"env_{env.name}"
         label = env.name if env.reachable else f"{env.name} (unreachable)"
-        lines.append(f"  {node}(({label}))")
+        lines.append(f'  {node}(("{label}"))')
         for rev in env.current:
             if rev not in graph:
                 lines.append(f'  u{rev}["{rev[:12]}<br/>not in this checkout"]')

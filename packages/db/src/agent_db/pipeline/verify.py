@@ -35,7 +35,7 @@ class Verification:
 
 
 def verify(target: Target, *, graph: RevisionGraph | None = None, drift: bool = True) -> Verification:
-    graph = graph or default_graph()
+    graph = graph or default_graph(trust_cache=False)
     with target.connect(purpose="agent-db-verify") as connection:
         current = current_revisions(connection)
         check_known(graph, current, target.name)

@@ -7,6 +7,7 @@ step against a live database, and the unit a reviewer reads. Nothing connects to
 from __future__ import annotations
 
 import bisect
+import importlib.util
 import linecache
 import traceback
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ from pathlib import Path
 
 from sqlalchemy import MetaData
 
-from agent_db.alembic_config import versions_dir
 from agent_db.errors import ConfigError, SafetyRefusal
 from agent_db.pipeline.graph import Revision, RevisionGraph, default_graph
 from agent_db.pipeline.lint import accept, rules, scope
@@ -24,6 +24,7 @@ from agent_db.pipeline.lint.report import Finding, LintReport, RevisionResult
 from agent_db.pipeline.lint.squawk import SquawkViolation, run_squawk
 from agent_db.pipeline.render import timeout_preamble
 from agent_db.settings import DatabaseSettings, load_settings, project_root
+from agent_db.versions import versions_dir
 
 _NO_TIMEOUT = frozenset({"0", "0ms", "0s", "0min", "0h"})
 
@@ -74,21 +75,28 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _culprit(error: BaseException, graph: RevisionGraph, fallback: Path) -> tuple[Path, int | None]:
-    """The revision file an import error came from, and its line."""
-    files = {r.path.resolve(): r.path for r in graph.revisions.values()}
-    if isinstance(error, SyntaxError) and error.filename:
-        path = Path(error.filename).resolve()
-        if path in files:
-            return files[path], error.lineno
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        path = Path(frame.filename).resolve()
-        if path in files:
-            return files[path], frame.lineno
-    return fallback, None
+def _check_imports(revision: Revision) -> None:
+    """Import the revision file on its own first, so a file that does not import is named as
+    such (with its line), not reported as SQL that cannot be rendered."""
+    spec = importlib.util.spec_from_file_location(f"_agent_db_lint_{revision.id}", revision.path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{_display(revision.path)}: cannot be loaded as a Python module")
+    try:
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    except Exception as error:
+        line = error.lineno if isinstance(error, SyntaxError) else None
+        for frame in traceback.extract_tb(error.__traceback__):
+            if Path(frame.filename).resolve() == revision.path.resolve():
+                line = frame.lineno
+        where = _display(revision.path) + (f", line {line}" if line else "")
+        raise ConfigError(
+            f"{where}: the revision does not import ({type(error).__name__}: {error}); fix it "
+            "and run db.lint again. Nothing was applied"
+        ) from None
 
 
 def _render(graph: RevisionGraph, revision: Revision, environment: str) -> RenderedRevision:
+    _check_imports(revision)
     try:
         return render_with_operations(graph, revision, environment=environment)
     except ConfigError as error:
@@ -96,13 +104,6 @@ def _render(graph: RevisionGraph, revision: Revision, environment: str) -> Rende
             f"{error}. db.lint (like db.plan) renders each revision offline; if upgrade() reads the "
             "database, note that op.get_bind() has no connection there: guard such code with "
             "`if not op.get_context().as_sql:` or use op.execute. Nothing was applied"
-        ) from None
-    except Exception as error:
-        path, line = _culprit(error, graph, revision.path)
-        where = f"{_display(path)}" + (f", line {line}" if line else "")
-        raise ConfigError(
-            f"{where}: the revision does not import ({type(error).__name__}: {error}); fix it "
-            "and run db.lint again. Nothing was applied"
         ) from None
 
 
