@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -26,6 +27,8 @@ from agent_db.pipeline.graph import RevisionGraph, default_graph
 from agent_db.pipeline.lint import lint_revisions
 from agent_db.pipeline.snapshot import Difference, compare, schema_snapshot
 from agent_db.session import create_sync_engine
+from tests.revision_files import copy_versions, project_head, write_revision
+from tests.support import DatabaseFactory
 
 
 @pytest.fixture
@@ -70,40 +73,104 @@ def _migrate(connection: Connection, direction: str, revision: str, name: str) -
     connection.commit()
 
 
+def _snapshot(connection: Connection) -> dict[str, dict[str, str]]:
+    """The schema now, for comparing a downgrade with what preceded its upgrade.
+
+    A constraint's validation state is left out: ``VALIDATE CONSTRAINT`` cannot be undone (the
+    downgrade of the NOT VALID-then-VALIDATE pattern leaves it validated), and re-adding a
+    dropped constraint ``NOT VALID`` is the safe downgrade. Neither changes what the code sees;
+    everything else, including an INVALID index left behind, must match exactly. The read
+    transaction is closed so the next migration owns its own (an autocommit block needs that).
+    """
+    snapshot = schema_snapshot(connection)
+    connection.rollback()
+    snapshot["constraint"] = {
+        name: definition.replace(" [NOT VALID]", "").removesuffix(" NOT VALID")
+        for name, definition in snapshot.get("constraint", {}).items()
+    }
+    return snapshot
+
+
 def _explain(differences: list[Difference], first: str, second: str) -> str:
     return "; ".join(f"{d.kind} {d.name}: {first} {d.expected!r}, {second} {d.live!r}" for d in differences)
 
 
-def test_stairway_each_revision_up_down_up(migration_connection: Connection) -> None:
+def _stairway(connection: Connection) -> None:
     graph = default_graph()
     for revision, parent in _steps(graph):
         name = graph[revision].path.name
-        _migrate(migration_connection, "upgrade", revision, name)
-        upgraded = schema_snapshot(migration_connection)
-        _migrate(migration_connection, "downgrade", parent, name)
-        _migrate(migration_connection, "upgrade", revision, name)
-        again = compare(schema_snapshot(migration_connection), upgraded)
+        _migrate(connection, "upgrade", revision, name)
+        upgraded = _snapshot(connection)
+        _migrate(connection, "downgrade", parent, name)
+        _migrate(connection, "upgrade", revision, name)
+        again = compare(_snapshot(connection), upgraded)
         assert not again, f"{name}: up, down, up gives another schema: " + _explain(
             again, "first upgrade", "second upgrade"
         )
 
 
-def test_downgrade_leaves_the_schema_as_before_its_upgrade(
-    migration_connection: Connection,
-) -> None:
+def _downgrades_restore(connection: Connection) -> None:
     graph = default_graph()
-    before = schema_snapshot(migration_connection)
+    before = _snapshot(connection)
     for revision, parent in _steps(graph):
         name = graph[revision].path.name
-        _migrate(migration_connection, "upgrade", revision, name)
-        after = schema_snapshot(migration_connection)
-        _migrate(migration_connection, "downgrade", parent, name)
-        left = compare(schema_snapshot(migration_connection), before)
+        _migrate(connection, "upgrade", revision, name)
+        after = _snapshot(connection)
+        _migrate(connection, "downgrade", parent, name)
+        left = compare(_snapshot(connection), before)
         assert not left, f"{name}: its downgrade does not undo its upgrade: " + _explain(
             left, "before upgrade", "after downgrade"
         )
-        _migrate(migration_connection, "upgrade", revision, name)
+        _migrate(connection, "upgrade", revision, name)
         before = after
+
+
+def test_stairway_each_revision_up_down_up(migration_connection: Connection) -> None:
+    _stairway(migration_connection)
+
+
+def test_downgrade_leaves_the_schema_as_before_its_upgrade(
+    migration_connection: Connection,
+) -> None:
+    _downgrades_restore(migration_connection)
+
+
+def test_the_gates_walk_autocommit_blocks_and_not_valid_constraints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, databases: DatabaseFactory
+) -> None:
+    """The history will hold concurrent indexes and NOT VALID-then-VALIDATE pairs; the gates
+    must walk them (a read left open before an autocommit block broke Alembic once)."""
+    versions = copy_versions(tmp_path / "versions")
+    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(versions))
+    head = project_head()
+    write_revision(
+        versions,
+        "ffff00000001",
+        head,
+        'safe.create_index_concurrently("ix_users_username_email", "users", ["username", "email"])',
+        downgrade='safe.drop_index_concurrently("ix_users_username_email", "users")',
+        slug="index",
+    )
+    write_revision(
+        versions,
+        "ffff00000002",
+        "ffff00000001",
+        'safe.add_check_not_valid("users_id_positive_check", "users", "id > 0")',
+        downgrade='op.drop_constraint("users_id_positive_check", "users")',
+        slug="check",
+    )
+    write_revision(
+        versions,
+        "ffff00000003",
+        "ffff00000002",
+        'safe.validate_constraint("users", "users_id_positive_check")',
+        slug="validate",
+    )
+    for walk in (_stairway, _downgrades_restore):
+        engine = create_sync_engine(databases.create("gates"))
+        with engine.connect() as connection:
+            walk(connection)
+        engine.dispose()
 
 
 def test_every_revision_passes_lint_or_carries_an_accepted_reason() -> None:
