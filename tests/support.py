@@ -36,9 +36,16 @@ class DatabaseFactory:
         return self.server.set(database=name)
 
     def drop_all(self) -> None:
-        with psycopg.connect(conninfo(self.server.set(database="postgres")), autocommit=True) as c:
-            for name in self.created:
+        """Drop in parallel: each DROP DATABASE waits for a checkpoint, and concurrent requests
+        share one, so this takes about one checkpoint instead of one per database."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def drop(name: str) -> None:
+            with psycopg.connect(conninfo(self.server.set(database="postgres")), autocommit=True) as c:
                 c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drop, self.created))
         self.created.clear()
 
 
