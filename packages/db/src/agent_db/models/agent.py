@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -15,9 +15,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agent_db.models.base import Base, TimestampMixin
+
+if TYPE_CHECKING:
+    from agent_db.models.tool import Tool
 
 
 class Agent(TimestampMixin, Base):
@@ -38,6 +41,11 @@ class Agent(TimestampMixin, Base):
     system_prompt: Mapped[str] = mapped_column(Text, server_default=text("''"), nullable=False)
     settings: Mapped[dict[str, Any]] = mapped_column(
         JSONB, server_default=text("'{}'::jsonb"), nullable=False
+    )
+    # lazy="raise": an async session cannot lazy-load, and a silent per-agent query would be
+    # an N+1; callers load tools explicitly with selectinload().
+    tools: Mapped[list[Tool]] = relationship(
+        secondary="agent_tools", order_by="Tool.id", lazy="raise", viewonly=True
     )
 
     def __repr__(self) -> str:

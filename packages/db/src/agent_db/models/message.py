@@ -30,6 +30,7 @@ class Message(Base):
     conversation) and is what cursors page on."""
 
     __tablename__ = "messages"
+    __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
         CheckConstraint(
             "role IN ({})".format(", ".join(f"'{role}'" for role in MESSAGE_ROLES)), name="role"
