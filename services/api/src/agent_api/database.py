@@ -34,7 +34,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the handler succeeds, rolled back otherwise."""
+    """One session per request: committed when the handler succeeds, rolled back otherwise.
+
+    Used with ``scope="function"`` (see ``SessionDep``): the commit happens when the handler
+    returns and *before* the response is sent, so a failed commit becomes an error response
+    instead of a 2xx for data that was never saved, and the connection goes back to the pool
+    without waiting for the client to read the response.
+    """
     factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
     async with factory() as session:
         try:
@@ -45,4 +51,4 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
