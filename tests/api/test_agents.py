@@ -84,9 +84,12 @@ async def test_list_agents_pages_only_your_own(
             "/api/v1/agents", headers=user.headers, json={"name": f"a{index}", "model": "m"}
         )
         ids.append(response.json()["id"])
-    seen, cursor = [], None
+    seen: list[int] = []
+    cursor: str | None = None
     while True:
-        params: dict[str, str | int] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
         page = (await client.get("/api/v1/agents", headers=user.headers, params=params)).json()
         seen += [agent["id"] for agent in page["items"]]
         cursor = page["next_cursor"]

@@ -43,7 +43,9 @@ async def _append(
 async def _page(
     client: httpx.AsyncClient, user: ApiUser, conversation_id: int, cursor: str | None, limit: int
 ) -> dict[str, Any]:
-    params: dict[str, str | int] = {"limit": limit} | ({"cursor": cursor} if cursor else {})
+    params: dict[str, str | int] = {"limit": limit}
+    if cursor:
+        params["cursor"] = cursor
     response = await client.get(
         f"/api/v1/conversations/{conversation_id}/messages", headers=user.headers, params=params
     )
