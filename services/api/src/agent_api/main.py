@@ -87,7 +87,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.include_router(health.router)
-    api = APIRouter(prefix=API_PREFIX, responses=error_responses(413, 422))
+    api = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 413, 422))
     for module in (auth, users, agents, tools, conversations, messages):
         api.include_router(module.router)
     app.include_router(api)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from agent_api.database import SessionDep
 from agent_api.errors import ApiError, error_responses, unauthorized
-from agent_api.schemas.common import NO_NUL
+from agent_api.schemas.common import NoNul
 from agent_api.schemas.users import Token, UserCreate, UserRead
 from agent_api.security import (
     create_access_token,
@@ -30,10 +30,11 @@ class LoginForm(BaseModel):
 
     username: Annotated[
         str,
-        StringConstraints(min_length=1, max_length=255, pattern=NO_NUL),
+        StringConstraints(min_length=1, max_length=255),
+        NoNul,
         Field(description="Username or email"),
     ]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128), NoNul]
     grant_type: Annotated[str | None, Field(pattern=r"^password$")] = None
 
 

@@ -7,20 +7,22 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
-from agent_api.schemas.common import NO_NUL, InputModel, JsonObject, OutputModel, Page
+from agent_api.schemas.common import InputModel, JsonObject, NoNul, OutputModel, Page
 from agent_api.schemas.tools import ToolSummary
 
 AgentName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=100, pattern=NO_NUL),
+    StringConstraints(min_length=1, max_length=100),
+    NoNul,
     Field(description="Unique among the owner's agents"),
 ]
 ModelName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=100, pattern=NO_NUL),
+    StringConstraints(min_length=1, max_length=100),
+    NoNul,
     Field(description="The LLM the agent runs on, e.g. `gpt-4o` or `claude-sonnet-4`"),
 ]
-SystemPrompt = Annotated[str, StringConstraints(max_length=100_000, pattern=NO_NUL)]
+SystemPrompt = Annotated[str, StringConstraints(max_length=100_000), NoNul]
 
 _EXAMPLE: dict[str, JsonValue] = {
     "name": "support-bot",

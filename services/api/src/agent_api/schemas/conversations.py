@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import ConfigDict, StringConstraints
 
-from agent_api.schemas.common import NO_NUL, InputModel, OutputModel, Page
+from agent_api.schemas.common import InputModel, NoNul, OutputModel, Page
 
-Title = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
+Title = Annotated[str, StringConstraints(max_length=200), NoNul]
 
 
 class ConversationCreate(InputModel):

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from agent_api.schemas.common import MAX_INT, NO_NUL, InputModel, OutputModel, Page
+from agent_api.schemas.common import MAX_INT, InputModel, NoNul, OutputModel, Page
 
 Role = Literal["system", "user", "assistant", "tool"]
-Content = Annotated[str, StringConstraints(max_length=200_000, pattern=NO_NUL)]
+Content = Annotated[str, StringConstraints(max_length=200_000), NoNul]
 TokenCount = Annotated[int, Field(ge=0, le=MAX_INT)]
 
 

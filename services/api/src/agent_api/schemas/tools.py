@@ -7,14 +7,14 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
-from agent_api.schemas.common import NO_NUL, InputModel, JsonObject, OutputModel, Page
+from agent_api.schemas.common import InputModel, JsonObject, NoNul, OutputModel, Page
 
 ToolName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"),
     Field(description="Identifier the model calls the tool by; unique in the catalogue"),
 ]
-Description = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(max_length=10_000), NoNul]
 
 _EXAMPLE_PARAMETERS: dict[str, JsonValue] = {
     "type": "object",

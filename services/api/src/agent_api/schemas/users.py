@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
-from agent_api.schemas.common import NO_NUL, InputModel, OutputModel, Page
+from agent_api.schemas.common import InputModel, NoNul, OutputModel, Page
 
 Email = Annotated[
     EmailStr,
@@ -21,10 +21,11 @@ Username = Annotated[
 ]
 Password = Annotated[
     str,
-    StringConstraints(min_length=8, max_length=128, pattern=NO_NUL),
+    StringConstraints(min_length=8, max_length=128),
+    NoNul,
     Field(description="8-128 characters"),
 ]
-AnyPassword = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+AnyPassword = Annotated[str, StringConstraints(min_length=1, max_length=128), NoNul]
 
 
 class UserCreate(InputModel):
