@@ -71,7 +71,7 @@ def test_upgrade_backfills_existing_rows_and_validates_constraints(empty_url: UR
     assert {expected for expected, _, _ in counts} == {0, 1, 2, 3}
 
     with psycopg.connect(conninfo(empty_url)) as connection:
-        constraints = dict(
+        constraints: dict[str, bool] = dict(
             connection.execute(
                 "SELECT conname, convalidated FROM pg_constraint "
                 "WHERE conrelid = 'conversations'::regclass AND contype = 'c'"
@@ -120,8 +120,8 @@ def test_backfill_resumes_without_redoing_finished_rows(empty_url: URL) -> None:
     engine = create_sync_engine(empty_url)
     try:
         with (
-            engine.connect() as connection,
-            Operations.context(MigrationContext.configure(connection)),
+            engine.connect() as migration_connection,
+            Operations.context(MigrationContext.configure(migration_connection)),
         ):
             updated = safe.backfill_in_batches(
                 "conversations",
