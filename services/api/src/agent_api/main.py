@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import agent_api
-from agent_api.database import build_engine, session_factory
+from agent_api.database import build_engine, read_only_session_factory, session_factory
 from agent_api.errors import error_responses, install_error_handlers
 from agent_api.middleware import BodySizeLimitMiddleware
 from agent_api.routers import agents, auth, conversations, health, messages, tools, users
@@ -58,6 +58,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         engine = build_engine(database_settings, settings.pool_size)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        app.state.read_session_factory = read_only_session_factory(engine)
         app.state.expected_heads = expected_heads()
         try:
             yield
