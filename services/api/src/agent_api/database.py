@@ -33,9 +33,31 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def read_only_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for safe methods (GET, HEAD): the connection runs in autocommit, so a read is one
+    round trip instead of three (BEGIN, the query, COMMIT). Handlers of safe methods never
+    write; a read that needs one snapshot across several queries must not rely on this."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the handler succeeds, rolled back otherwise."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    """One session per request: committed when the handler succeeds, rolled back otherwise.
+    Safe methods get an autocommit session (see :func:`read_only_session_factory`).
+
+    Used with ``scope="function"`` (see ``SessionDep``): the commit happens when the handler
+    returns and *before* the response is sent, so a failed commit becomes an error response
+    instead of a 2xx for data that was never saved, and the connection goes back to the pool
+    without waiting for the client to read the response.
+    """
+    state = request.app.state
+    factory: async_sessionmaker[AsyncSession] = (
+        state.read_session_factory if request.method in SAFE_METHODS else state.session_factory
+    )
     async with factory() as session:
         try:
             yield session
@@ -45,4 +67,4 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

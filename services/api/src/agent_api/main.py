@@ -5,26 +5,60 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import agent_api
-from agent_api.database import build_engine, session_factory
-from agent_api.routers import health
+from agent_api.database import build_engine, read_only_session_factory, session_factory
+from agent_api.errors import error_responses, install_error_handlers
+from agent_api.middleware import BodySizeLimitMiddleware
+from agent_api.routers import agents, auth, conversations, health, messages, tools, users
 from agent_api.schema_state import expected_heads
 from agent_api.settings import ApiSettings, load_api_settings
+from agent_api.signing_key import resolve_signing_key
 from agent_db.settings import load_settings
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Users, agents, the tool catalogue, conversations and messages.
+
+**Authentication**: register with `POST /api/v1/auth/register`, then exchange username (or
+email) and password for a bearer token with `POST /api/v1/auth/login` (OAuth2 password flow,
+form-encoded). Send it as `Authorization: Bearer <token>`. Tokens expire (`expires_in`
+seconds) and stop working when the password changes or the account is deactivated.
+
+**Ownership**: agents, conversations and messages belong to one user. Anything that is not
+yours answers 404, exactly like something that does not exist.
+
+**Errors** all have one shape: `{"error": {"code": "...", "message": "...", "details": [...]}}`.
+
+**Lists** are paged with an opaque `cursor`: pass a page's `next_cursor` to get the next one.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Registration and login (OAuth2 password flow, JWT)."},
+    {"name": "users", "description": "Your account; account management for superusers."},
+    {"name": "agents", "description": "Your agents and the tools attached to them."},
+    {"name": "tools", "description": "The shared tool catalogue, managed by superusers."},
+    {"name": "conversations", "description": "Your conversations with your agents."},
+    {"name": "messages", "description": "Append and page through a conversation's messages."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or load_api_settings()
     database_settings = load_settings(settings.environment)
+    # Resolved now, not on first request: a missing or weak key stops the process at startup.
+    signing_key = resolve_signing_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = build_engine(database_settings, settings.pool_size)
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
+        app.state.read_session_factory = read_only_session_factory(engine)
         app.state.expected_heads = expected_heads()
         try:
             yield
@@ -34,10 +68,17 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="AI Agent Platform API",
         version=agent_api.__version__,
-        debug=settings.debug,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        # Not Starlette's debug mode: it would answer 500s with an HTML traceback instead of
+        # the API's error shape. settings.debug adds the exception's type to 500 bodies.
+        debug=False,
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.signing_key = signing_key
+    install_error_handlers(app, debug=settings.debug)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -47,4 +88,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.include_router(health.router)
+    api = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 413, 422))
+    for module in (auth, users, agents, tools, conversations, messages):
+        api.include_router(module.router)
+    app.include_router(api)
     return app

@@ -9,6 +9,7 @@ name on every environment.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -27,7 +28,14 @@ class Base(DeclarativeBase):
 
 
 class TimestampMixin:
-    """``created_at`` and ``updated_at``, set by the database; ``updated_at`` moves on update."""
+    """``created_at`` and ``updated_at``, set by the database; ``updated_at`` moves on update.
+
+    ``eager_defaults`` fetches both with ``RETURNING`` on insert and update: without it they
+    are expired after a flush and reading them later needs a lazy load, which async sessions
+    cannot do implicitly.
+    """
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

@@ -1,0 +1,151 @@
+"""Agents, scoped to their owner: another user's agent is a 404, exactly like a missing one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from sqlalchemy import Select, delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from agent_api.database import SessionDep
+from agent_api.deps import CurrentUser
+from agent_api.errors import error_responses, not_found
+from agent_api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, fetch_page
+from agent_api.schemas.agents import AgentCreate, AgentPage, AgentRead, AgentUpdate
+from agent_api.schemas.common import MAX_BIGINT
+from agent_db.models import Agent, AgentTool, Tool, User
+
+router = APIRouter(prefix="/agents", tags=["agents"], responses=error_responses(401, 403))
+
+AgentId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The agent's id")]
+ToolId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The tool's id")]
+
+
+def _owned(user: User) -> Select[Agent]:
+    """Agents of ``user``, with their tools loaded by one extra query for the whole page
+    (selectin), never one per agent."""
+    return select(Agent).where(Agent.owner_id == user.id).options(selectinload(Agent.tools))
+
+
+async def owned_agent(session: SessionDep, user: User, agent_id: int) -> Agent:
+    agent = await session.scalar(
+        _owned(user).where(Agent.id == agent_id).execution_options(populate_existing=True)
+    )
+    if agent is None:
+        raise not_found("agent")
+    return agent
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AgentRead,
+    summary="Create an agent",
+    responses=error_responses(409),
+)
+async def create_agent(body: AgentCreate, user: CurrentUser, session: SessionDep) -> Agent:
+    agent = Agent(owner_id=user.id, **body.model_dump())
+    session.add(agent)
+    await session.flush()
+    set_committed_value(agent, "tools", [])  # a new agent has none: no query needed
+    return agent
+
+
+@router.get("", response_model=AgentPage, summary="List your agents")
+async def list_agents(
+    user: CurrentUser,
+    session: SessionDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = DEFAULT_LIMIT,
+) -> AgentPage:
+    agents, next_cursor = await fetch_page(
+        session, _owned(user), Agent.id, kind="a", cursor=cursor, limit=limit
+    )
+    return AgentPage(
+        items=[AgentRead.model_validate(agent) for agent in agents], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/{agent_id}",
+    response_model=AgentRead,
+    summary="Read an agent",
+    responses=error_responses(404),
+)
+async def read_agent(agent_id: AgentId, user: CurrentUser, session: SessionDep) -> Agent:
+    return await owned_agent(session, user, agent_id)
+
+
+@router.patch(
+    "/{agent_id}",
+    response_model=AgentRead,
+    summary="Update an agent",
+    responses=error_responses(404, 409),
+)
+async def update_agent(
+    agent_id: AgentId, body: AgentUpdate, user: CurrentUser, session: SessionDep
+) -> Agent:
+    agent = await owned_agent(session, user, agent_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is not None:  # null means "leave it": none of these columns may be NULL
+            setattr(agent, field, value)
+    await session.flush()
+    return agent
+
+
+@router.delete(
+    "/{agent_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete an agent with its conversations and messages",
+    responses=error_responses(404),
+)
+async def delete_agent(agent_id: AgentId, user: CurrentUser, session: SessionDep) -> None:
+    deleted = await session.scalar(
+        delete(Agent).where(Agent.id == agent_id, Agent.owner_id == user.id).returning(Agent.id)
+    )
+    if deleted is None:
+        raise not_found("agent")
+
+
+@router.put(
+    "/{agent_id}/tools/{tool_id}",
+    response_model=AgentRead,
+    summary="Attach a catalogue tool to an agent",
+    responses=error_responses(404),
+)
+async def attach_tool(
+    agent_id: AgentId, tool_id: ToolId, user: CurrentUser, session: SessionDep
+) -> Agent:
+    """Idempotent: attaching a tool that is already attached changes nothing."""
+    await owned_agent(session, user, agent_id)
+    if await session.scalar(select(Tool.id).where(Tool.id == tool_id)) is None:
+        raise not_found("tool")
+    await session.execute(
+        insert(AgentTool).values(agent_id=agent_id, tool_id=tool_id).on_conflict_do_nothing()
+    )
+    return await owned_agent(session, user, agent_id)
+
+
+@router.delete(
+    "/{agent_id}/tools/{tool_id}",
+    response_model=AgentRead,
+    summary="Detach a tool from an agent",
+    responses=error_responses(404),
+)
+async def detach_tool(
+    agent_id: AgentId, tool_id: ToolId, user: CurrentUser, session: SessionDep
+) -> Agent:
+    """404 when the agent is not yours or the tool is not attached to it."""
+    await owned_agent(session, user, agent_id)
+    detached = await session.scalar(
+        delete(AgentTool)
+        .where(AgentTool.agent_id == agent_id, AgentTool.tool_id == tool_id)
+        .returning(AgentTool.tool_id)
+    )
+    if detached is None:
+        raise not_found("attached tool")
+    return await owned_agent(session, user, agent_id)
