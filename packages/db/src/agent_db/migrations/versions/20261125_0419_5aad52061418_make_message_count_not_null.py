@@ -28,6 +28,14 @@ depends_on: str | Sequence[str] | None = None
 
 NOT_NULL = "conversations_message_count_not_null_check"
 
+lint_accept = {
+    "set-not-null": (
+        "the validated conversations_message_count_not_null_check proves no NULL, so "
+        "PostgreSQL 12+ skips the scan and holds ACCESS EXCLUSIVE only for the catalog update"
+    ),
+    "ban-drop-constraint": "the helper CHECK is redundant once the column is NOT NULL itself",
+}
+
 
 def upgrade() -> None:
     op.alter_column(
