@@ -28,12 +28,9 @@ def _seed(url: URL) -> None:
     """Users, agents, conversations and messages, as a live database would hold them."""
     with psycopg.connect(conninfo(url)) as connection:
         connection.execute(
-            "INSERT INTO users (email, username, hashed_password) "
-            "VALUES ('seed@example.com', 'seed', 'x')"
+            "INSERT INTO users (email, username, hashed_password) VALUES ('seed@example.com', 'seed', 'x')"
         )
-        connection.execute(
-            "INSERT INTO agents (owner_id, name, model) SELECT id, 'a', 'm' FROM users"
-        )
+        connection.execute("INSERT INTO agents (owner_id, name, model) SELECT id, 'a', 'm' FROM users")
         connection.execute(
             "INSERT INTO conversations (agent_id, user_id) "
             "SELECT a.id, a.owner_id FROM agents a, generate_series(1, %s)",
@@ -82,8 +79,7 @@ def test_upgrade_backfills_existing_rows_and_validates_constraints(empty_url: UR
             "WHERE table_name = 'conversations' AND column_name = 'message_count'"
         ).fetchone()
         index_valid = connection.execute(
-            "SELECT indisvalid FROM pg_index "
-            "WHERE indexrelid = 'ix_messages_conversation_id_id'::regclass"
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_messages_conversation_id_id'::regclass"
         ).fetchone()
         default = connection.execute(
             "INSERT INTO conversations (agent_id, user_id) "

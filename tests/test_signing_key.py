@@ -25,9 +25,7 @@ def _no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("environment", "variable"), [("staging", "STAGING_JWT_SECRET"), ("prod", "PROD_JWT_SECRET")]
 )
-def test_missing_key_outside_dev_stops_startup_naming_the_variable(
-    environment: str, variable: str
-) -> None:
+def test_missing_key_outside_dev_stops_startup_naming_the_variable(environment: str, variable: str) -> None:
     with pytest.raises(ConfigError) as raised:
         create_app(load_api_settings(environment))
     assert f"{variable} is not set" in str(raised.value)

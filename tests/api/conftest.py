@@ -103,9 +103,7 @@ def make_user(app: FastAPI) -> MakeUser:
             session.add(user)
             await session.commit()
             user_id = user.id
-        token = create_access_token(
-            user_id, password_hash(), key=app.state.signing_key, minutes=5
-        ).token
+        token = create_access_token(user_id, password_hash(), key=app.state.signing_key, minutes=5).token
         return ApiUser(user_id, username, email, {"Authorization": f"Bearer {token}"})
 
     return make

@@ -49,33 +49,23 @@ async def test_agent_crud(client: httpx.AsyncClient, make_user: MakeUser) -> Non
     assert again.status_code == 404
 
 
-async def test_names_are_unique_per_owner_only(
-    client: httpx.AsyncClient, make_user: MakeUser
-) -> None:
+async def test_names_are_unique_per_owner_only(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     first, second = await make_user(), await make_user()
     body = {"name": "support-bot", "model": "m"}
-    assert (
-        await client.post("/api/v1/agents", headers=first.headers, json=body)
-    ).status_code == 201
-    assert (
-        await client.post("/api/v1/agents", headers=second.headers, json=body)
-    ).status_code == 201
+    assert (await client.post("/api/v1/agents", headers=first.headers, json=body)).status_code == 201
+    assert (await client.post("/api/v1/agents", headers=second.headers, json=body)).status_code == 201
     clash = await client.post("/api/v1/agents", headers=first.headers, json=body)
     assert clash.status_code == 409
     assert error_code(clash) == "agent_name_taken"
 
-    other = await client.post(
-        "/api/v1/agents", headers=first.headers, json={"name": "other", "model": "m"}
-    )
+    other = await client.post("/api/v1/agents", headers=first.headers, json={"name": "other", "model": "m"})
     renamed = await client.patch(
         f"/api/v1/agents/{other.json()['id']}", headers=first.headers, json={"name": "support-bot"}
     )
     assert renamed.status_code == 409
 
 
-async def test_list_agents_pages_only_your_own(
-    client: httpx.AsyncClient, make_user: MakeUser
-) -> None:
+async def test_list_agents_pages_only_your_own(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     user, other = await make_user(), await make_user()
     await client.post("/api/v1/agents", headers=other.headers, json={"name": "x", "model": "m"})
     ids = []

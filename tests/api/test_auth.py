@@ -25,9 +25,7 @@ def _registration(**overrides: str) -> dict[str, str]:
 
 
 async def _login(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post(
-        "/api/v1/auth/login", data={"username": username, "password": password}
-    )
+    return await client.post("/api/v1/auth/login", data={"username": username, "password": password})
 
 
 @pytest.mark.smoke
@@ -50,9 +48,7 @@ async def test_register_login_and_read_me(client: httpx.AsyncClient) -> None:
     claims = jwt.decode(token["access_token"], options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == token["expires_in"]
 
-    me = await client.get(
-        "/api/v1/users/me", headers={"Authorization": f"Bearer {token['access_token']}"}
-    )
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token['access_token']}"})
     assert me.status_code == 200
     assert me.json() == user
     assert "hashed_password" not in me.text
@@ -90,9 +86,7 @@ async def test_duplicate_email_or_username_is_409(client: httpx.AsyncClient) -> 
         {"password": "nul\x00in-password"},
     ],
 )
-async def test_invalid_registration_is_422(
-    client: httpx.AsyncClient, overrides: dict[str, str]
-) -> None:
+async def test_invalid_registration_is_422(client: httpx.AsyncClient, overrides: dict[str, str]) -> None:
     response = await client.post("/api/v1/auth/register", json=_registration(**overrides))
     assert response.status_code == 422
     assert error_code(response) == "validation_error"
@@ -100,9 +94,7 @@ async def test_invalid_registration_is_422(
 
 
 async def test_unknown_fields_are_refused(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/v1/auth/register", json=_registration() | {"is_superuser": True}
-    )
+    response = await client.post("/api/v1/auth/register", json=_registration() | {"is_superuser": True})
     assert response.status_code == 422
 
 
@@ -148,15 +140,11 @@ async def test_expired_forged_and_orphan_tokens_are_401(
 ) -> None:
     user = await make_user()
     key = app.state.signing_key
-    expired = create_access_token(
-        user.id, password_hash(), key=key, minutes=1, now=time.time() - 120
-    )
+    expired = create_access_token(user.id, password_hash(), key=key, minutes=1, now=time.time() - 120)
     forged = create_access_token(user.id, password_hash(), key="f" * 40, minutes=5)
     orphan = create_access_token(2**31 - 1, password_hash(), key=key, minutes=5)
     for token in (expired, forged, orphan):
-        response = await client.get(
-            "/api/v1/users/me", headers={"Authorization": f"Bearer {token.token}"}
-        )
+        response = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token.token}"})
         assert response.status_code == 401, response.text
         assert error_code(response) == "invalid_token"
 
@@ -172,16 +160,12 @@ async def test_update_me(client: httpx.AsyncClient, make_user: MakeUser) -> None
     assert updated.json()["username"] == new_name
     assert updated.json()["email"] == user.email  # null leaves it as it was
     assert updated.json()["updated_at"] >= updated.json()["created_at"]
-    clash = await client.patch(
-        "/api/v1/users/me", headers=user.headers, json={"email": other.email}
-    )
+    clash = await client.patch("/api/v1/users/me", headers=user.headers, json={"email": other.email})
     assert clash.status_code == 409
     assert error_code(clash) == "email_taken"
 
 
-async def test_change_password_revokes_older_tokens(
-    client: httpx.AsyncClient, make_user: MakeUser
-) -> None:
+async def test_change_password_revokes_older_tokens(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     user = await make_user()
     wrong = await client.post(
         "/api/v1/users/me/password",

@@ -80,19 +80,13 @@ async def test_conversation_lifecycle(client: httpx.AsyncClient, make_user: Make
     assert read["message_count"] == 1
     assert read["last_message_at"] == message["created_at"]
 
-    cleared = await client.patch(
-        f"/api/v1/conversations/{cid}", headers=user.headers, json={"title": None}
-    )
+    cleared = await client.patch(f"/api/v1/conversations/{cid}", headers=user.headers, json={"title": None})
     assert cleared.json()["title"] is None
     untouched = await client.patch(f"/api/v1/conversations/{cid}", headers=user.headers, json={})
     assert untouched.json()["title"] is None
 
-    assert (
-        await client.delete(f"/api/v1/conversations/{cid}", headers=user.headers)
-    ).status_code == 204
-    assert (
-        await client.get(f"/api/v1/conversations/{cid}", headers=user.headers)
-    ).status_code == 404
+    assert (await client.delete(f"/api/v1/conversations/{cid}", headers=user.headers)).status_code == 204
+    assert (await client.get(f"/api/v1/conversations/{cid}", headers=user.headers)).status_code == 404
     gone = await client.get(f"/api/v1/conversations/{cid}/messages", headers=user.headers)
     assert gone.status_code == 404
 
@@ -167,15 +161,11 @@ async def test_concurrent_appends_keep_order_and_count(
 @pytest.mark.parametrize(
     "cursor", ["garbage!", "%00", "x" * 65, "YToy", "bTotMQ", "bTo5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"]
 )
-async def test_bad_cursors_are_422(
-    client: httpx.AsyncClient, make_user: MakeUser, cursor: str
-) -> None:
+async def test_bad_cursors_are_422(client: httpx.AsyncClient, make_user: MakeUser, cursor: str) -> None:
     # "YToy" is an agents cursor (a:2); "bTotMQ" is m:-1; the last is m:99999999999999999999.
     user = await make_user()
     cid = (await _conversation(client, user))["id"]
-    response = await client.get(
-        f"/api/v1/conversations/{cid}/messages?cursor={cursor}", headers=user.headers
-    )
+    response = await client.get(f"/api/v1/conversations/{cid}/messages?cursor={cursor}", headers=user.headers)
     assert response.status_code == 422, response.text
     assert error_code(response) in {"invalid_cursor", "validation_error"}
 
@@ -184,9 +174,7 @@ async def test_bad_cursors_are_422(
 async def test_limit_is_bounded(client: httpx.AsyncClient, make_user: MakeUser, limit: str) -> None:
     user = await make_user()
     cid = (await _conversation(client, user))["id"]
-    response = await client.get(
-        f"/api/v1/conversations/{cid}/messages?limit={limit}", headers=user.headers
-    )
+    response = await client.get(f"/api/v1/conversations/{cid}/messages?limit={limit}", headers=user.headers)
     assert response.status_code == 422
 
 
@@ -196,9 +184,7 @@ async def test_deleting_an_agent_deletes_its_conversations(
     user = await make_user()
     conversation = await _conversation(client, user)
     await _append(client, user, conversation["id"], "bye")
-    deleted = await client.delete(
-        f"/api/v1/agents/{conversation['agent_id']}", headers=user.headers
-    )
+    deleted = await client.delete(f"/api/v1/agents/{conversation['agent_id']}", headers=user.headers)
     assert deleted.status_code == 204
     gone = await client.get(f"/api/v1/conversations/{conversation['id']}", headers=user.headers)
     assert gone.status_code == 404

@@ -41,16 +41,12 @@ async def test_malformed_bodies(
 
 
 async def test_oversized_body_is_413_before_it_is_read(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/api/v1/auth/register", headers=JSON, content=b"x" * (1_048_576 + 1)
-    )
+    response = await client.post("/api/v1/auth/register", headers=JSON, content=b"x" * (1_048_576 + 1))
     assert response.status_code == 413
     assert error_code(response) == "payload_too_large"
 
 
-async def test_oversized_chunked_body_is_413(
-    client: httpx.AsyncClient, make_user: MakeUser
-) -> None:
+async def test_oversized_chunked_body_is_413(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     """No Content-Length: the middleware counts the chunks and stops at the limit."""
     user = await make_user()
 
@@ -86,9 +82,7 @@ async def test_unknown_route_and_wrong_method(client: httpx.AsyncClient) -> None
         "/api/v1/tools/%00",
     ],
 )
-async def test_ids_out_of_range_are_422(
-    client: httpx.AsyncClient, make_user: MakeUser, path: str
-) -> None:
+async def test_ids_out_of_range_are_422(client: httpx.AsyncClient, make_user: MakeUser, path: str) -> None:
     user = await make_user()
     response = await client.get(path, headers=user.headers)
     assert response.status_code == 422, response.text

@@ -58,9 +58,7 @@ async def test_listing_agents_with_tools_is_not_n_plus_1(
     client: httpx.AsyncClient, app: FastAPI, make_user: MakeUser
 ) -> None:
     admin, user = await make_user(superuser=True), await make_user()
-    tool = (
-        await client.post("/api/v1/tools", headers=admin.headers, json={"name": unique("t")})
-    ).json()
+    tool = (await client.post("/api/v1/tools", headers=admin.headers, json={"name": unique("t")})).json()
     for index in range(6):
         agent = (
             await client.post(

@@ -105,9 +105,7 @@ def live_api(databases: DatabaseFactory) -> Iterator[LiveApi]:
         app = create_app(load_api_settings("dev", pool_size=5))
         port = _free_port()
         server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-            )
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
         )
         thread = threading.Thread(target=server.run, name="uvicorn-fuzz", daemon=True)
         thread.start()
@@ -119,9 +117,7 @@ def live_api(databases: DatabaseFactory) -> Iterator[LiveApi]:
         hashed = connection_hash(url, user_id)
         token = create_access_token(user_id, hashed, key=SIGNING_KEY, minutes=30).token
         try:
-            yield LiveApi(
-                f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}, app.openapi()
-            )
+            yield LiveApi(f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}, app.openapi())
         finally:
             server.should_exit = True
             thread.join(timeout=15)
@@ -151,6 +147,4 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     database=None,
 )
 def test_no_request_makes_the_api_fail(case: schemathesis.Case[Any], live_api: LiveApi) -> None:
-    case.call_and_validate(
-        base_url=live_api.base_url, headers=live_api.headers, checks=CHECKS, timeout=30
-    )
+    case.call_and_validate(base_url=live_api.base_url, headers=live_api.headers, checks=CHECKS, timeout=30)

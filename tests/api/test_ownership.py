@@ -11,19 +11,13 @@ from tests.api.conftest import MakeUser, error_code, unique
 pytestmark = pytest.mark.anyio
 
 
-async def test_another_users_data_is_404_everywhere(
-    client: httpx.AsyncClient, make_user: MakeUser
-) -> None:
+async def test_another_users_data_is_404_everywhere(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     alice, mallory = await make_user(), await make_user()
     agent = (
-        await client.post(
-            "/api/v1/agents", headers=alice.headers, json={"name": unique("a"), "model": "m"}
-        )
+        await client.post("/api/v1/agents", headers=alice.headers, json={"name": unique("a"), "model": "m"})
     ).json()
     conversation = (
-        await client.post(
-            f"/api/v1/agents/{agent['id']}/conversations", headers=alice.headers, json={}
-        )
+        await client.post(f"/api/v1/agents/{agent['id']}/conversations", headers=alice.headers, json={})
     ).json()
     message = {"role": "user", "content": "secret"}
     cid = conversation["id"]

@@ -36,17 +36,13 @@ async def test_superusers_manage_the_catalogue_and_everyone_reads_it(
     tool = await _tool(client, admin, parameters=schema)
     assert tool["parameters"] == schema
 
-    refused = await client.post(
-        "/api/v1/tools", headers=user.headers, json={"name": unique("tool")}
-    )
+    refused = await client.post("/api/v1/tools", headers=user.headers, json={"name": unique("tool")})
     assert refused.status_code == 403
     assert (await client.get(f"/api/v1/tools/{tool['id']}", headers=user.headers)).json() == tool
     listed = await client.get("/api/v1/tools", headers=user.headers, params={"limit": 100})
     assert listed.status_code == 200
 
-    duplicate = await client.post(
-        "/api/v1/tools", headers=admin.headers, json={"name": tool["name"]}
-    )
+    duplicate = await client.post("/api/v1/tools", headers=admin.headers, json={"name": tool["name"]})
     assert duplicate.status_code == 409
     assert error_code(duplicate) == "tool_name_taken"
 
@@ -59,9 +55,7 @@ async def test_superusers_manage_the_catalogue_and_everyone_reads_it(
         await client.patch(f"/api/v1/tools/{tool['id']}", headers=user.headers, json={})
     ).status_code == 403
 
-    assert (
-        await client.delete(f"/api/v1/tools/{tool['id']}", headers=user.headers)
-    ).status_code == 403
+    assert (await client.delete(f"/api/v1/tools/{tool['id']}", headers=user.headers)).status_code == 403
     deleted = await client.delete(f"/api/v1/tools/{tool['id']}", headers=admin.headers)
     assert deleted.status_code == 204
     assert deleted.content == b""
@@ -97,9 +91,7 @@ async def test_attach_and_detach_tools(client: httpx.AsyncClient, make_user: Mak
     assert read.json()["tools"] == []
 
 
-async def test_tools_of_someone_elses_agent_are_404(
-    client: httpx.AsyncClient, make_user: MakeUser
-) -> None:
+async def test_tools_of_someone_elses_agent_are_404(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     admin = await make_user(superuser=True)
     owner, intruder = await make_user(), await make_user()
     tool = await _tool(client, admin)

@@ -26,9 +26,7 @@ async def test_regular_users_get_403_on_admin_endpoints(
         assert error_code(response) == "forbidden"
 
 
-async def test_superuser_lists_pages_of_users(
-    client: httpx.AsyncClient, make_user: MakeUser
-) -> None:
+async def test_superuser_lists_pages_of_users(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     admin = await make_user(superuser=True)
     created = {(await make_user()).id for _ in range(3)}
     seen: list[int] = []
@@ -70,9 +68,7 @@ async def test_superuser_reads_updates_and_deactivates(
     assert deactivated.status_code == 200
     assert deactivated.json()["is_active"] is False
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 403
-    login = await client.post(
-        "/api/v1/auth/login", data={"username": user.username, "password": PASSWORD}
-    )
+    login = await client.post("/api/v1/auth/login", data={"username": user.username, "password": PASSWORD})
     assert login.status_code == 403
 
     reactivated = await client.patch(
@@ -82,15 +78,11 @@ async def test_superuser_reads_updates_and_deactivates(
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
 
 
-async def test_superuser_cannot_lock_themselves_out(
-    client: httpx.AsyncClient, make_user: MakeUser
-) -> None:
+async def test_superuser_cannot_lock_themselves_out(client: httpx.AsyncClient, make_user: MakeUser) -> None:
     admin = await make_user(superuser=True)
     for response in (
         await client.post(f"/api/v1/users/{admin.id}/deactivate", headers=admin.headers),
-        await client.patch(
-            f"/api/v1/users/{admin.id}", headers=admin.headers, json={"is_superuser": False}
-        ),
+        await client.patch(f"/api/v1/users/{admin.id}", headers=admin.headers, json={"is_superuser": False}),
     ):
         assert response.status_code == 409
         assert error_code(response) == "self_lockout"

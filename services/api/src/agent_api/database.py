@@ -37,9 +37,7 @@ def read_only_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
     """Sessions for safe methods (GET, HEAD): the connection runs in autocommit, so a read is one
     round trip instead of three (BEGIN, the query, COMMIT). Handlers of safe methods never
     write; a read that needs one snapshot across several queries must not rely on this."""
-    return async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -34,9 +34,7 @@ class BodySizeLimitMiddleware:
         limit = self.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await error_json(413, "payload_too_large", BodyTooLarge(limit).detail)(
-                scope, receive, send
-            )
+            await error_json(413, "payload_too_large", BodyTooLarge(limit).detail)(scope, receive, send)
             return
 
         received = 0

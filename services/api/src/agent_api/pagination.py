@@ -24,9 +24,7 @@ from agent_api.schemas.common import MAX_BIGINT
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
-LimitQuery = Annotated[
-    int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}")
-]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page, 1 to {MAX_LIMIT}")]
 CursorQuery = Annotated[
     str | None,
     Query(

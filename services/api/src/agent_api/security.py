@@ -89,9 +89,7 @@ class InvalidToken(Exception):
 
 def decode_access_token(token: str, *, key: str) -> TokenClaims:
     try:
-        claims = jwt.decode(
-            token, key, algorithms=[ALGORITHM], options={"require": _REQUIRED_CLAIMS}
-        )
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": _REQUIRED_CLAIMS})
         user_id = int(claims["sub"])
         fingerprint = str(claims["pwd"])
     except (jwt.PyJWTError, ValueError, TypeError) as error:

@@ -50,8 +50,7 @@ def _check_strength(key: str, variable: str, environment: str) -> None:
     lowered = key.lower()
     if environment != DEV_ENVIRONMENT and any(word in lowered for word in _PLACEHOLDERS):
         raise ConfigError(
-            f"{variable} looks like a placeholder; set a random key of at least "
-            f"{MIN_KEY_LENGTH} characters"
+            f"{variable} looks like a placeholder; set a random key of at least {MIN_KEY_LENGTH} characters"
         )
 
 

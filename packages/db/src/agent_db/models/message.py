@@ -32,12 +32,8 @@ class Message(Base):
     __tablename__ = "messages"
     __mapper_args__ = {"eager_defaults": True}
     __table_args__ = (
-        CheckConstraint(
-            "role IN ({})".format(", ".join(f"'{role}'" for role in MESSAGE_ROLES)), name="role"
-        ),
-        CheckConstraint(
-            "prompt_tokens >= 0 AND completion_tokens >= 0", name="token_counts_nonnegative"
-        ),
+        CheckConstraint("role IN ({})".format(", ".join(f"'{role}'" for role in MESSAGE_ROLES)), name="role"),
+        CheckConstraint("prompt_tokens >= 0 AND completion_tokens >= 0", name="token_counts_nonnegative"),
         # Built CONCURRENTLY by its own revision: the messages of a conversation, in order.
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
     )
@@ -49,9 +45,7 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     content: Mapped[str] = mapped_column(Text, nullable=False)
     prompt_tokens: Mapped[int] = mapped_column(Integer, server_default=text("0"), nullable=False)
-    completion_tokens: Mapped[int] = mapped_column(
-        Integer, server_default=text("0"), nullable=False
-    )
+    completion_tokens: Mapped[int] = mapped_column(Integer, server_default=text("0"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -64,9 +64,7 @@ async def list_agents(
     agents, next_cursor = await fetch_page(
         session, _owned(user), Agent.id, kind="a", cursor=cursor, limit=limit
     )
-    return AgentPage(
-        items=[AgentRead.model_validate(agent) for agent in agents], next_cursor=next_cursor
-    )
+    return AgentPage(items=[AgentRead.model_validate(agent) for agent in agents], next_cursor=next_cursor)
 
 
 @router.get(
@@ -85,9 +83,7 @@ async def read_agent(agent_id: AgentId, user: CurrentUser, session: SessionDep) 
     summary="Update an agent",
     responses=error_responses(404, 409),
 )
-async def update_agent(
-    agent_id: AgentId, body: AgentUpdate, user: CurrentUser, session: SessionDep
-) -> Agent:
+async def update_agent(agent_id: AgentId, body: AgentUpdate, user: CurrentUser, session: SessionDep) -> Agent:
     agent = await owned_agent(session, user, agent_id)
     for field, value in body.model_dump(exclude_unset=True).items():
         if value is not None:  # null means "leave it": none of these columns may be NULL
@@ -117,9 +113,7 @@ async def delete_agent(agent_id: AgentId, user: CurrentUser, session: SessionDep
     summary="Attach a catalogue tool to an agent",
     responses=error_responses(404),
 )
-async def attach_tool(
-    agent_id: AgentId, tool_id: ToolId, user: CurrentUser, session: SessionDep
-) -> Agent:
+async def attach_tool(agent_id: AgentId, tool_id: ToolId, user: CurrentUser, session: SessionDep) -> Agent:
     """Idempotent: attaching a tool that is already attached changes nothing."""
     await owned_agent(session, user, agent_id)
     if await session.scalar(select(Tool.id).where(Tool.id == tool_id)) is None:
@@ -136,9 +130,7 @@ async def attach_tool(
     summary="Detach a tool from an agent",
     responses=error_responses(404),
 )
-async def detach_tool(
-    agent_id: AgentId, tool_id: ToolId, user: CurrentUser, session: SessionDep
-) -> Agent:
+async def detach_tool(agent_id: AgentId, tool_id: ToolId, user: CurrentUser, session: SessionDep) -> Agent:
     """404 when the agent is not yours or the tool is not attached to it."""
     await owned_agent(session, user, agent_id)
     detached = await session.scalar(

@@ -27,18 +27,14 @@ ConversationId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The conve
 
 
 async def _require_agent(session: SessionDep, user: User, agent_id: int) -> None:
-    found = await session.scalar(
-        select(Agent.id).where(Agent.id == agent_id, Agent.owner_id == user.id)
-    )
+    found = await session.scalar(select(Agent.id).where(Agent.id == agent_id, Agent.owner_id == user.id))
     if found is None:
         raise not_found("agent")
 
 
 async def owned_conversation(session: SessionDep, user: User, conversation_id: int) -> Conversation:
     conversation = await session.scalar(
-        select(Conversation).where(
-            Conversation.id == conversation_id, Conversation.user_id == user.id
-        )
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user.id)
     )
     if conversation is None:
         raise not_found("conversation")
@@ -74,9 +70,7 @@ async def list_conversations(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> ConversationPage:
     await _require_agent(session, user, agent_id)
-    query = select(Conversation).where(
-        Conversation.agent_id == agent_id, Conversation.user_id == user.id
-    )
+    query = select(Conversation).where(Conversation.agent_id == agent_id, Conversation.user_id == user.id)
     conversations, next_cursor = await fetch_page(
         session, query, Conversation.id, kind="c", cursor=cursor, limit=limit
     )

@@ -47,9 +47,7 @@ async def append_message(
     if bumped is None:
         raise not_found("conversation")
     inserted = await session.scalars(
-        insert(Message)
-        .values(conversation_id=conversation_id, **body.model_dump())
-        .returning(Message)
+        insert(Message).values(conversation_id=conversation_id, **body.model_dump()).returning(Message)
     )
     message: Message = inserted.one()
     return message
@@ -65,9 +63,7 @@ async def list_messages(
 ) -> MessagePage:
     """Messages appended while you page show up on later pages; none is skipped or repeated."""
     owned = await session.scalar(
-        select(Conversation.id).where(
-            Conversation.id == conversation_id, Conversation.user_id == user.id
-        )
+        select(Conversation.id).where(Conversation.id == conversation_id, Conversation.user_id == user.id)
     )
     if owned is None:
         raise not_found("conversation")
@@ -79,6 +75,4 @@ async def list_messages(
         cursor=cursor,
         limit=limit,
     )
-    return MessagePage(
-        items=[MessageRead.model_validate(m) for m in messages], next_cursor=next_cursor
-    )
+    return MessagePage(items=[MessageRead.model_validate(m) for m in messages], next_cursor=next_cursor)

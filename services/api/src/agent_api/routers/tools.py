@@ -59,9 +59,7 @@ async def list_tools(
     return ToolPage(items=[ToolRead.model_validate(t) for t in tools], next_cursor=next_cursor)
 
 
-@router.get(
-    "/{tool_id}", response_model=ToolRead, summary="Read a tool", responses=error_responses(404)
-)
+@router.get("/{tool_id}", response_model=ToolRead, summary="Read a tool", responses=error_responses(404))
 async def read_tool(tool_id: ToolId, _: CurrentUser, session: SessionDep) -> Tool:
     return await _tool_or_404(session, tool_id)
 

@@ -87,9 +87,7 @@ async def list_users(
     users, next_cursor = await fetch_page(
         session, select(User), User.id, kind="u", cursor=cursor, limit=limit
     )
-    return UserPage(
-        items=[UserRead.model_validate(user) for user in users], next_cursor=next_cursor
-    )
+    return UserPage(items=[UserRead.model_validate(user) for user in users], next_cursor=next_cursor)
 
 
 async def _user_or_404(session: SessionDep, user_id: int) -> User:
@@ -115,9 +113,7 @@ async def read_user(user_id: UserId, _: Superuser, session: SessionDep) -> User:
     summary="Update a user (superusers)",
     responses=error_responses(404, 409),
 )
-async def update_user(
-    user_id: UserId, body: UserAdminUpdate, admin: Superuser, session: SessionDep
-) -> User:
+async def update_user(user_id: UserId, body: UserAdminUpdate, admin: Superuser, session: SessionDep) -> User:
     """A superuser cannot deactivate or demote themselves (409): someone must stay able to
     manage accounts."""
     user = await _user_or_404(session, user_id)

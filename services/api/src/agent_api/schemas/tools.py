@@ -38,9 +38,7 @@ class ToolCreate(InputModel):
 
     name: ToolName
     description: Description = ""
-    parameters: JsonObject = Field(
-        default_factory=dict, description="JSON Schema of the tool's arguments"
-    )
+    parameters: JsonObject = Field(default_factory=dict, description="JSON Schema of the tool's arguments")
 
 
 class ToolUpdate(InputModel):

@@ -31,9 +31,7 @@ AnyPassword = Annotated[str, StringConstraints(min_length=1, max_length=128), No
 class UserCreate(InputModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {"email": "ada@example.com", "username": "ada", "password": "correct horse 42"}
-            ]
+            "examples": [{"email": "ada@example.com", "username": "ada", "password": "correct horse 42"}]
         }
     )
 
@@ -95,9 +93,7 @@ class UserAdminUpdate(UserUpdate):
 class PasswordChange(InputModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {"current_password": "correct horse 42", "new_password": "battery 4 staple"}
-            ]
+            "examples": [{"current_password": "correct horse 42", "new_password": "battery 4 staple"}]
         }
     )
 
@@ -110,9 +106,7 @@ class Token(OutputModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {"access_token": "eyJhbGciOi...", "token_type": "bearer", "expires_in": 3600}
-            ]
+            "examples": [{"access_token": "eyJhbGciOi...", "token_type": "bearer", "expires_in": 3600}]
         }
     )
 
