@@ -24,10 +24,10 @@ MAIN_OPTIONS = {
     "path_separator": "os",
 }
 POST_WRITE_HOOKS = {
-    "hooks": "ruff_fix, ruff_format",
+    "hooks": "ruff_format, ruff_fix",
     "ruff_fix.type": "module",
     "ruff_fix.module": "ruff",
-    "ruff_fix.options": "check --fix --quiet REVISION_SCRIPT_FILENAME",
+    "ruff_fix.options": "check --fix-only --quiet REVISION_SCRIPT_FILENAME",
     "ruff_format.type": "module",
     "ruff_format.module": "ruff",
     "ruff_format.options": "format --quiet REVISION_SCRIPT_FILENAME",

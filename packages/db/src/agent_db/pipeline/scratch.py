@@ -12,6 +12,7 @@ from psycopg import sql
 from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
+from agent_db.errors import MigrationFailed
 from agent_db.session import create_sync_engine, translate_connection_errors
 
 SCRATCH_PREFIX = "agent_scratch_"
@@ -51,7 +52,14 @@ def migrated_scratch(
         try:
             with engine.connect() as connection:
                 if revision != "base":
-                    command.upgrade(alembic_config(environment, connection=connection), revision)
+                    try:
+                        command.upgrade(alembic_config(environment, connection=connection), revision)
+                    except Exception as error:
+                        raise MigrationFailed(
+                            f"the migration history does not apply to an empty database (up to "
+                            f"{revision}): {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}; "
+                            "run 'uv run invoke db.upgrade' against a scratch database to see which revision fails"
+                        ) from None
                     connection.commit()
                 yield connection
         finally:
