@@ -55,10 +55,11 @@ def migrated_scratch(
                     try:
                         command.upgrade(alembic_config(environment, connection=connection), revision)
                     except Exception as error:
+                        first_line = (str(error).splitlines() or [""])[0]
                         raise MigrationFailed(
-                            f"the migration history does not apply to an empty database (up to "
-                            f"{revision}): {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}; "
-                            "run 'uv run invoke db.upgrade' against a scratch database to see which revision fails"
+                            "the migration history does not apply to an empty database "
+                            f"(up to {revision}): {type(error).__name__}: {first_line}; run "
+                            "'uv run invoke db.upgrade' on a scratch database to see which revision fails"
                         ) from None
                     connection.commit()
                 yield connection
