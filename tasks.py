@@ -402,7 +402,18 @@ def _serve(env: str, host: str, port: int, workers: int) -> None:
     )
 
 
-api = Collection("api", serve)
+@task(help={"env": ENV_HELP, "username": "the registered account to make a superuser"})
+@reports_errors
+def grant_superuser(c: Context, username: str, env: str = "dev") -> None:
+    """Make a registered account a superuser (there is no endpoint for the first one)."""
+    from agent_api.admin import grant_superuser as grant
+    from agent_db.console import err_console
+
+    grant(_target(env), username)
+    err_console.print(f"{username} is now a superuser in {env}")
+
+
+api = Collection("api", serve, grant_superuser)
 
 
 # --------------------------------------------------------------------------- top level

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy.engine import URL
 
 from tests.api.conftest import PASSWORD, MakeUser, error_code
 
@@ -103,3 +104,18 @@ async def test_missing_user_is_404(client: httpx.AsyncClient, make_user: MakeUse
     response = await client.get(f"/api/v1/users/{2**31 - 1}", headers=admin.headers)
     assert response.status_code == 404
     assert error_code(response) == "not_found"
+
+
+async def test_grant_superuser_task_promotes_a_registered_account(
+    client: httpx.AsyncClient, make_user: MakeUser, api_database: URL
+) -> None:
+    from agent_api.admin import grant_superuser
+    from agent_db.errors import ConfigError
+    from tests.conftest import target_for
+
+    user = await make_user()
+    assert (await client.get("/api/v1/users", headers=user.headers)).status_code == 403
+    grant_superuser(target_for("dev", api_database), user.username)
+    assert (await client.get("/api/v1/users", headers=user.headers)).status_code == 200
+    with pytest.raises(ConfigError, match="no active user named 'nobody-here'"):
+        grant_superuser(target_for("dev", api_database), "nobody-here")

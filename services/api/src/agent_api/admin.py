@@ -1,0 +1,25 @@
+"""Operator actions that have no endpoint on purpose: granting the first superuser."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from agent_db.errors import ConfigError
+from agent_db.pipeline.target import Target
+
+
+def grant_superuser(target: Target, username: str) -> None:
+    """Make an existing, active account a superuser (the account registers itself first, so its
+    password never passes through a command line)."""
+    with target.connect(purpose="agent-api-admin") as connection:
+        updated = connection.execute(
+            text("UPDATE users SET is_superuser = true WHERE username = :u AND is_active"),
+            {"u": username},
+        ).rowcount
+        connection.commit()
+    if updated != 1:
+        shown = username if len(username) <= 50 else f"{username[:50]}..."
+        raise ConfigError(
+            f"no active user named {shown!r} in {target.name}; register the account first "
+            "(POST /api/v1/auth/register), then run this again"
+        )
