@@ -28,7 +28,7 @@ from agent_api.deploy.smoke import (
 from agent_api.main import create_app
 from agent_api.settings import load_api_settings
 from agent_db.errors import ConfigError, SafetyRefusal
-from agent_db.pipeline import runner
+from agent_db.pipeline import ledger, runner
 from agent_db.pipeline.environment_manifest import write_environment_manifest
 from agent_db.pipeline.graph import default_graph
 from agent_db.pipeline.promote import promote
@@ -123,6 +123,22 @@ def test_rollout_runs_the_command_with_the_release_coordinates(
     printed = capsys.readouterr()
     assert "prod: rollout with" in printed.err
     assert script not in printed.err + printed.out  # only the program is named: commands may hold tokens
+
+
+def test_rollout_command_may_name_the_release_without_a_shell(tmp_path: Path) -> None:
+    out = tmp_path / "argv.json"
+    script = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))"
+    command = shlex.join([sys.executable, "-c", script, str(out)])
+    command += " --image 'registry/api:${AGENT_RELEASE_COMMIT}' --env=$AGENT_ENV '$HOME' $AGENT_ENVX"
+    rollout("staging", command=command)
+    commit = ledger.git_commit()
+    assert json.loads(out.read_text()) == [
+        "--image",
+        f"registry/api:{commit}",
+        "--env=staging",
+        "$HOME",
+        "$AGENT_ENVX",
+    ]
 
 
 def test_failing_rollout_exits_1_and_explains() -> None:

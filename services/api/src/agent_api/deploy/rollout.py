@@ -8,13 +8,16 @@ has anywhere to run the API.
 
 The command is split like a shell would split it but run without a shell; it gets the release's
 coordinates in its environment (``AGENT_ENV``, ``AGENT_RELEASE_COMMIT``, ``AGENT_SCHEMA_HEAD``),
-plus whatever secrets the workflow step passes it. Only the program's name is printed: the rest of
-the command may carry tokens.
+and those three (only those) are also substituted where the command names them, so
+``--image registry/agent-api:$AGENT_RELEASE_COMMIT`` works without a shell. It also gets whatever
+secrets the workflow step passes it. Only the program's name is printed: the rest of the command
+may carry tokens.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import time
@@ -29,6 +32,9 @@ from agent_db.pipeline.graph import default_graph
 from agent_db.settings import load_settings, project_root
 
 ROLLOUT_COMMAND_VARIABLE = "API_ROLLOUT_COMMAND"
+_RELEASE_REFERENCE = re.compile(
+    r"\$(?:\{(AGENT_ENV|AGENT_RELEASE_COMMIT|AGENT_SCHEMA_HEAD)\}|(AGENT_ENV|AGENT_RELEASE_COMMIT|AGENT_SCHEMA_HEAD)\b)"
+)
 
 
 class RolloutFailed(AgentDbError):
@@ -76,6 +82,12 @@ def release_environment(environment: str) -> dict[str, str]:
     }
 
 
+def substitute_release(argv: list[str], release: dict[str, str]) -> list[str]:
+    """``$AGENT_ENV``, ``$AGENT_RELEASE_COMMIT`` and ``$AGENT_SCHEMA_HEAD`` (or ``${...}``) in the
+    words replaced by their values; nothing else is expanded."""
+    return [_RELEASE_REFERENCE.sub(lambda m: release[m.group(1) or m.group(2)], word) for word in argv]
+
+
 def rollout(
     environment: str,
     *,
@@ -88,13 +100,14 @@ def rollout(
     text = command if command is not None else os.environ.get(ROLLOUT_COMMAND_VARIABLE, "")
     if not text.strip():
         return RolloutResult(environment, None)
-    argv = parse_command(text)
+    release = release_environment(environment)
+    argv = substitute_release(parse_command(text), release)
     program = Path(argv[0]).name
     started = time.monotonic()
     try:
         completed = run(
             argv,
-            env={**os.environ, **release_environment(environment)},
+            env={**os.environ, **release},
             cwd=project_root(),
             timeout=timeout,
             check=False,
