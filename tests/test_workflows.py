@@ -29,6 +29,7 @@ from tests.revisions import add_revision, copy_history, project_head
 from tests.support import ROOT, DatabaseFactory, conninfo, url_text
 from tests.workflows import (
     WORKFLOWS_DIR,
+    EmulationError,
     InvokeCall,
     WorkflowRun,
     environment_name,
@@ -407,8 +408,10 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
 
 def test_emulator_refuses_what_it_does_not_understand(tmp_path: Path) -> None:
     run = WorkflowRun(DEPLOY, tmp_path)
-    with pytest.raises(Exception, match="unsupported expression"):
+    with pytest.raises(EmulationError, match="unsupported expression"):
         run._expand("${{ github.event.head_commit.message }}", None)
+    with pytest.raises(EmulationError, match="unsupported step condition"):
+        run._condition({"if": "github.ref == 'refs/heads/main'"}, failed=False)
 
 
 def test_docs_list_every_deploy_step() -> None:
