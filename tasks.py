@@ -348,6 +348,27 @@ def lint_migrations(c: Context, env: str = "dev", all: bool = False, json: bool 
         raise problem
 
 
+@task(
+    help={
+        "env": ENV_HELP,
+        "out": "where to write it (default manifests/<env>.json)",
+        "json": "print a JSON result",
+    }
+)
+@reports_errors
+def manifest(c: Context, env: str = "dev", out: str = "", json: bool = False) -> None:
+    """Write a manifest of the environment's live state, for the next stage's db.promote --manifest."""
+    from agent_db.console import err_console
+    from agent_db.pipeline.environment_manifest import write_environment_manifest
+
+    result = write_environment_manifest(env, Path(out) if out else None)
+    if json:
+        _print_json(result.as_json())
+        return
+    at = ", ".join(result.manifest.position) or "base"
+    err_console.print(f"{env}: at {at}; manifest written to {result.path}")
+
+
 db = Collection(
     "db",
     current,
@@ -363,6 +384,7 @@ db = Collection(
     verify,
     promote,
     lint_migrations,
+    manifest,
 )
 
 
@@ -413,7 +435,69 @@ def grant_superuser(c: Context, username: str, env: str = "dev") -> None:
     err_console.print(f"{username} is now a superuser in {env}")
 
 
-api = Collection("api", serve, grant_superuser)
+@task(
+    help={
+        "env": ENV_HELP,
+        "command": "run this instead of $API_ROLLOUT_COMMAND",
+        "timeout": "seconds before the command is stopped (default 900)",
+    }
+)
+@reports_errors
+def rollout(c: Context, env: str = "dev", command: str = "", timeout: float = 900.0) -> None:
+    """Deploy the API's new release with $API_ROLLOUT_COMMAND (says so when none is set)."""
+    from agent_api.deploy import rollout as rollout_module
+    from agent_api.deploy.github import annotation, in_github_actions
+    from agent_db.console import err_console
+
+    result = rollout_module.rollout(env, command=command or None, timeout=timeout)
+    if not result.configured:
+        message = rollout_module.not_configured_message(env)
+        err_console.print(f"[yellow]skipped:[/] {message}", soft_wrap=True)
+        if in_github_actions():
+            print(annotation("warning", f"{env}: no API rollout", message))
+        return
+    err_console.print(f"{env}: rollout with {result.program} finished in {result.seconds:.0f}s")
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "url": "the API's base URL, e.g. https://api.example.com (empty: skip, with a warning)",
+        "timeout": "seconds to keep retrying (default 300)",
+        "interval": "seconds between attempts (default 5)",
+    }
+)
+@reports_errors
+def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, interval: float = 5.0) -> None:
+    """Retry /ready until the API serves this release on the environment's live schema."""
+    from agent_api.deploy.github import annotation, in_github_actions
+    from agent_api.deploy.smoke import expectation_for, smoke_check
+    from agent_db.console import err_console
+
+    if not url.strip():
+        message = (
+            f"no API URL for {env}, so nothing was checked; set the API_URL variable of the GitHub "
+            "environment (or pass --url) once the API runs somewhere"
+        )
+        err_console.print(f"[yellow]skipped:[/] {message}", soft_wrap=True)
+        if in_github_actions():
+            print(annotation("warning", f"{env}: no smoke check", message))
+        return
+    expected = expectation_for(env)
+    ready = smoke_check(
+        url,
+        expected,
+        environment=env,
+        timeout=timeout,
+        interval=interval,
+        on_wait=lambda problem: err_console.print(f"waiting: {problem}", soft_wrap=True),
+    )
+    err_console.print(
+        f"{env}: the API serves this release (code and database at {', '.join(ready.schema_revision)})"
+    )
+
+
+api = Collection("api", serve, grant_superuser, rollout, smoke)
 
 
 # --------------------------------------------------------------------------- top level
@@ -472,6 +556,19 @@ def lint(c: Context) -> None:
     c.run("mypy packages/db/src services/api/src tasks.py tests", echo=True)
     print("db.lint", flush=True)
     lint_migrations(c)
+    lint_workflows(c)
+
+
+def lint_workflows(c: Context) -> None:
+    """zizmor (offline unless GH_TOKEN is set), the workflow schema, the Dockerfile."""
+    import shlex
+
+    workflows = sorted(str(p.relative_to(ROOT)) for p in (ROOT / ".github" / "workflows").glob("*.y*ml"))
+    online = bool(os.environ.get("GH_TOKEN"))  # online audits: impostor commits, vulnerable actions
+    c.run(f"zizmor {'' if online else '--offline '}.github/", echo=True)
+    c.run("check-jsonschema --builtin-schema vendor.github-workflows " + shlex.join(workflows), echo=True)
+    c.run("check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml", echo=True)
+    c.run("hadolint Dockerfile", echo=True)
 
 
 # --------------------------------------------------------------------------- bench

@@ -1,0 +1,53 @@
+# syntax=docker/dockerfile:1
+# The API's image: `docker build -t agent-api .` then
+#   docker run -p 8000:8000 -e AGENT_ENV=staging -e STAGING_DATABASE_URL=... -e STAGING_JWT_SECRET=... agent-api
+# Migrations are not run here: the deploy workflow runs them (db.promote) before it rolls the
+# image out (api.rollout). See docs/deployment.md.
+
+FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+
+# ---------------------------------------------------------------- build: a venv with the API only
+FROM python:3.13.7-slim AS build
+COPY --from=uv /uv /usr/local/bin/uv
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python3 \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /src
+
+# Third-party dependencies first: this layer is rebuilt only when the lock changes.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=uv.lock,target=uv.lock \
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    --mount=type=bind,source=packages/db/pyproject.toml,target=packages/db/pyproject.toml \
+    --mount=type=bind,source=services/api/pyproject.toml,target=services/api/pyproject.toml \
+    uv sync --locked --no-dev --package agent-api --no-install-workspace
+
+# Then agent-db and agent-api themselves, installed as wheels (not editable): the runtime stage
+# needs the venv and environments/, not the source tree.
+COPY pyproject.toml uv.lock ./
+COPY packages/db packages/db
+COPY services/api services/api
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-dev --package agent-api --no-editable
+
+# ---------------------------------------------------------------- runtime
+FROM python:3.13.7-slim AS runtime
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home app
+WORKDIR /app
+COPY --from=build /app/.venv /app/.venv
+COPY environments/ /app/environments/
+# AGENT_ENV defaults to the strictest environment: without PROD_DATABASE_URL the API refuses to
+# start and names the variable, instead of falling back to dev's embedded database.
+ENV PATH="/app/.venv/bin:$PATH" \
+    AGENT_ENVIRONMENTS_DIR=/app/environments \
+    AGENT_ENV=prod \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+CMD ["uvicorn", "agent_api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
