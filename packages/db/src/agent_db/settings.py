@@ -64,8 +64,8 @@ def environment_names(directory: Path | None = None) -> list[str]:
 def _promote_from_of(path: Path) -> str | None:
     try:
         value = tomllib.loads(path.read_text(encoding="utf-8")).get("promote_from")
-    except (tomllib.TOMLDecodeError, OSError):
-        return None
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+        return None  # the file's own error is reported when that environment is loaded
     return value or None
 
 
@@ -98,6 +98,10 @@ def read_environment_file(name: str) -> tuple[Path, dict[str, Any]]:
         return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8 TOML") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 class DatabaseSettings(BaseSettings):

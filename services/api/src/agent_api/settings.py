@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent_db.errors import ConfigError
 from agent_db.settings import read_table
 
 ENVIRONMENT_VARIABLE = "AGENT_ENV"
@@ -40,4 +41,8 @@ class ApiSettings(BaseSettings):
 def load_api_settings(environment: str | None = None, **overrides: Any) -> ApiSettings:
     """The API settings of ``environment`` (default: ``AGENT_ENV``, else dev)."""
     name = environment or os.environ.get(ENVIRONMENT_VARIABLE) or "dev"
-    return ApiSettings(environment=name, **{**read_table(name, "api"), **overrides})
+    try:
+        return ApiSettings(environment=name, **{**read_table(name, "api"), **overrides})
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"environments/{name}.toml [api] has invalid settings: {problems}") from None
