@@ -74,6 +74,9 @@ def current(c: Context, env: str = "dev") -> None:
 def heads(c: Context, env: str = "dev") -> None:
     """Print the head revision(s) of the migration history."""
     from agent_db.pipeline.graph import default_graph
+    from agent_db.settings import load_settings
+
+    load_settings(env)  # an unknown --env is an error here too, not silently ignored
 
     graph = default_graph()
     for head in graph.heads:
@@ -87,7 +90,9 @@ def history(c: Context, env: str = "dev", verbose: bool = False) -> None:
     from agent_db.pipeline import history as history_module
     from agent_db.pipeline.graph import default_graph
     from agent_db.pipeline.positions import all_positions
+    from agent_db.settings import load_settings
 
+    load_settings(env)  # an unknown --env is an error here too, not silently ignored
     graph = default_graph()
     for entry in history_module.history(graph, all_positions()):
         head = " (head)" if entry.is_head else ""
@@ -301,15 +306,19 @@ def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True)
     }
 )
 @reports_errors
-def promote(c: Context, to: str, manifest: str = "", manifest_out: str = "", json: bool = False) -> None:
+def promote(
+    c: Context, to: str, manifest: str | None = None, manifest_out: str | None = None, json: bool = False
+) -> None:
     """Move --to to the revision its promote_from environment has verified, never further."""
     from agent_db.console import err_console
+    from agent_db.inputs import check_path
     from agent_db.pipeline.promote import promote as run_promote
 
+    # None when the flag is absent; an empty value given on purpose is refused, not ignored.
     result = run_promote(
         to,
-        manifest=Path(manifest) if manifest else None,
-        manifest_out=Path(manifest_out) if manifest_out else None,
+        manifest=check_path(manifest, "--manifest") if manifest is not None else None,
+        manifest_out=check_path(manifest_out, "--manifest-out") if manifest_out is not None else None,
         reporter=_reporter(to),
     )
     if json:

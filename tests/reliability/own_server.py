@@ -139,7 +139,7 @@ class OwnServer:
     def execute(self, sql: str, database: str = "postgres") -> list[tuple[object, ...]]:
         conninfo = f"host={self.socket_dir} port={self.port} user=postgres dbname={database}"
         with psycopg.connect(conninfo, autocommit=True) as connection:
-            cursor = connection.execute(sql)  # type: ignore[arg-type]
+            cursor = connection.execute(sql)
             return cursor.fetchall() if cursor.description else []
 
     def create_database(self, name: str) -> None:

@@ -124,9 +124,13 @@ def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
     """Parse and validate a manifest against this project and its revision history."""
     path = check_path(str(path), "--manifest")
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
+        # Read at most one byte past the limit: a device (/dev/zero) or a file that grows while
+        # being read reports a size that cannot be trusted.
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
+        if len(raw) > MAX_MANIFEST_BYTES:
             raise _malformed(path, "it is larger than any manifest this tool writes")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"manifest {shown(str(path), 200)} does not exist; download the previous stage's manifest"
