@@ -69,7 +69,7 @@ def _promote_from_of(path: Path) -> str | None:
 def _top_level_value(path: Path, key: str) -> object:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8")).get(key)
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, RecursionError):
         return None  # the file's own error is reported when that environment is loaded
 
 
@@ -104,6 +104,8 @@ def read_environment_file(name: str) -> tuple[Path, dict[str, Any]]:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8 TOML") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid TOML: it nests deeper than the parser goes") from None
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
 

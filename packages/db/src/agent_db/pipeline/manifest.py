@@ -145,8 +145,8 @@ def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
         raise _malformed(path, f"format_version {data.get('format_version')!r} is not {FORMAT_VERSION}")
     if data.get("project") != PROJECT or tuple(data.get("base_revisions") or ()) != graph.bases:
         raise SafetyRefusal(
-            f"manifest {path} belongs to another project or migration history "
-            f"(project {str(data.get('project'))[:60]!r}, base {data.get('base_revisions')!r}); "
+            f"manifest {shown(str(path), 200)} belongs to another project or migration history "
+            f"(project {shown(str(data.get('project')))}, base {shown(str(data.get('base_revisions')))}); "
             "use a manifest written by this project's deploy workflow"
         )
     try:
@@ -168,7 +168,8 @@ def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
     unknown = [rev for rev in (*position, *checksums) if rev not in graph]
     if unknown:
         raise SafetyRefusal(
-            f"manifest {path} names revision(s) {', '.join(sorted(set(unknown))[:5])} that this "
+            f"manifest {shown(str(path), 200)} names revision(s) "
+            f"{', '.join(shown(rev) for rev in sorted(set(unknown))[:5])} that this "
             "checkout does not have; deploy the commit the manifest was written from"
         )
     return manifest

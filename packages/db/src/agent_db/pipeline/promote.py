@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from agent_db.errors import AgentDbError, ConfigError, SafetyRefusal
+from agent_db.inputs import shown
 from agent_db.pipeline import ledger, runner
 from agent_db.pipeline.checksums import check_applied
 from agent_db.pipeline.graph import RevisionGraph, default_graph
@@ -61,7 +62,8 @@ def read_source(source: str, manifest: Path | None, graph: RevisionGraph) -> Sou
         loaded = read_manifest(manifest, graph)
         if loaded.target != source:
             raise SafetyRefusal(
-                f"manifest {manifest} describes {loaded.target!r}, but this promotion's source is "
+                f"manifest {shown(str(manifest), 200)} describes {shown(loaded.target)}, but this "
+                f"promotion's source is "
                 f"{source}; use the manifest that the {source} stage wrote"
             )
         return SourceState(source, loaded.position, dict(loaded.checksums), str(manifest))
