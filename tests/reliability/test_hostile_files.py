@@ -26,7 +26,9 @@ ENVIRONMENT_FILES: dict[str, bytes] = {
     "raw-nul": STAGING.encode() + b"\x00",
     "empty": b"",
     "protected-maybe": STAGING.replace("protected = false", 'protected = "maybe"').encode(),
-    "sql-in-timeout": STAGING.replace('lock_timeout = "3s"', "lock_timeout = \"3s'; DROP TABLE users; --\"").encode(),
+    "sql-in-timeout": STAGING.replace(
+        'lock_timeout = "3s"', 'lock_timeout = "3s\'; DROP TABLE users; --"'
+    ).encode(),
     "timeout-as-number": STAGING.replace('lock_timeout = "3s"', "lock_timeout = 3").encode(),
     "shell-in-variable-name": STAGING.replace(
         '"STAGING_DATABASE_URL"', '"STAGING_DATABASE_URL; rm -rf /"'
@@ -72,7 +74,9 @@ def test_an_api_table_with_bad_values_names_the_file(environments: Path) -> None
 
     text = STAGING.replace("access_token_minutes = 30", "access_token_minutes = -5")
     (environments / "staging.toml").write_text(text)
-    with pytest.raises(ConfigError, match=r"staging\.toml \[api\] has invalid settings: access_token_minutes"):
+    with pytest.raises(
+        ConfigError, match=r"staging\.toml \[api\] has invalid settings: access_token_minutes"
+    ):
         load_api_settings("staging")
 
 
