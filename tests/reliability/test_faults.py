@@ -1,0 +1,318 @@
+"""Faults during a migration: the server restarted mid-revision, a runner SIGKILLed during a
+concurrent index build, a table locked by someone else, every connection slot taken, a query
+that needs more temporary disk than it may use. Each ends in one clear message and the
+contract's exit code, with nothing half-applied, and a rerun completes.
+
+Faults that would disturb the shared server (restart, connection limit, temp-file limit) run on
+a server of the test's own (``tests.reliability.own_server``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import URL
+
+from agent_db.pipeline import runner
+from tests.conftest import target_for
+from tests.reliability.cli import call_task, ledger_rows
+from tests.reliability.own_server import OwnServer
+from tests.revisions import add_revision, copy_history, project_head
+from tests.support import ROOT, conninfo, run_invoke, url_text
+
+PASSWORD = "pw-Faults-7c1e9"
+
+
+def query(url: URL, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(conninfo(url), autocommit=True) as connection:
+        cursor = connection.execute(sql)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []
+
+
+def position(url: URL) -> list[str]:
+    return [str(row[0]) for row in query(url, "SELECT version_num FROM alembic_version")]
+
+
+def columns(url: URL, table: str) -> set[str]:
+    sql = f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+    return {str(row[0]) for row in query(url, sql)}
+
+
+def wait_for(check: object, seconds: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = copy_history(tmp_path)
+    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(folder))
+    monkeypatch.setenv("AGENT_DB_CACHE_DIR", str(tmp_path / "cache"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[OwnServer]:
+    server = OwnServer.create(
+        password=PASSWORD,
+        settings={"max_connections": "8", "superuser_reserved_connections": "0"},
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def own_database(own_server: OwnServer, request: pytest.FixtureRequest) -> URL:
+    """A fresh database on the own server; its URL carries the password, as a deploy's would."""
+    name = f"f_{request.node.name[:40].lower().replace('[', '_').replace(']', '').replace('-', '_')}"
+    own_server.create_database(name)
+    return own_server.tcp_url(name)
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    full = {**os.environ, **env, "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def assert_one_clear_message(stderr: str) -> None:
+    assert "Traceback" not in stderr
+    assert stderr.count("error:") == 1, stderr
+    assert len(stderr) < 2000, stderr
+    assert PASSWORD not in stderr
+
+
+@pytest.mark.slow
+def test_server_restart_mid_revision_is_one_message_and_the_rerun_completes(
+    own_server: OwnServer, own_database: URL, versions: Path
+) -> None:
+    head = project_head()
+    revision = add_revision(
+        versions,
+        "fa01",
+        head,
+        "op.add_column('users', sa.Column('half', sa.Integer()))\nop.execute('SELECT pg_sleep(30)')",
+        "op.drop_column('users', 'half')",
+    )
+    runner.upgrade(target_for("staging", own_database), head)
+    env = {"STAGING_DATABASE_URL": url_text(own_database), "AGENT_DB_VERSIONS_DIR": str(versions)}
+    process = spawn(["db.upgrade", "--env", "staging"], env)
+    running = "SELECT 1 FROM schema_ledger WHERE revision = 'fa01' AND outcome = 'running'"
+    wait_for(lambda: own_server.execute(running, own_database.database or ""), what="fa01 to start")
+    time.sleep(0.3)
+    own_server.restart()
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 1, stderr
+    assert_one_clear_message(stderr)
+    assert "revision fa01" in stderr
+    assert "connection to PostgreSQL" in stderr
+    assert "run the command again" in stderr
+    assert position(own_database) == [head]
+    assert "half" not in columns(own_database, "users")
+
+    revision.write_text(revision.read_text().replace("op.execute('SELECT pg_sleep(30)')", "pass"))
+    rerun = run_invoke("db.upgrade", "--env", "staging", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert position(own_database) == ["fa01"]
+    steps = [(r["outcome"], r["error"]) for r in ledger_rows(own_database) if r["revision"] == "fa01"]
+    assert [outcome for outcome, _ in steps] == ["failed", "success"]
+    assert "interrupted" in str(steps[0][1])
+
+
+def test_no_free_connection_slot_is_one_message_and_nothing_is_applied(
+    own_server: OwnServer, own_database: URL, versions: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = project_head()
+    runner.upgrade(target_for("staging", own_database), head)
+    add_revision(versions, "fa02", head, "op.add_column('users', sa.Column('c2', sa.Integer()))")
+    monkeypatch.setenv("STAGING_DATABASE_URL", url_text(own_database))
+    hogs: list[psycopg.Connection[tuple[object, ...]]] = []
+    try:
+        while True:  # take every slot there is
+            try:
+                hogs.append(psycopg.connect(conninfo(own_server.socket_url()), autocommit=True))
+            except psycopg.OperationalError:
+                break
+        all_taken = call_task("upgrade", env="staging")
+        hogs.pop().close()  # one slot free: the lock session gets it, the step session does not
+        one_short = call_task("upgrade", env="staging")
+    finally:
+        for hog in hogs:
+            hog.close()
+    for outcome in (all_taken, one_short):
+        assert outcome.code == 1, outcome
+        assert_one_clear_message(outcome.stderr)
+        assert "every connection slot is taken" in outcome.stderr
+    assert position(own_database) == [head]
+    assert "c2" not in columns(own_database, "users")
+    assert all(row["outcome"] != "running" for row in ledger_rows(own_database))
+    assert call_task("upgrade", env="staging").code == 0
+    assert position(own_database) == ["fa02"]
+
+
+def test_a_database_connection_limit_is_named(own_server: OwnServer, versions: Path) -> None:
+    """``ALTER DATABASE ... CONNECTION LIMIT 1``: the runner needs two sessions (lock, step)."""
+    own_server.execute(f"CREATE ROLE app LOGIN PASSWORD '{PASSWORD}'")
+    own_server.execute("CREATE DATABASE limited OWNER app CONNECTION LIMIT 1")
+    url = own_server.tcp_url("limited").set(username="app")
+    outcome = run_invoke("db.upgrade", "--env", "staging", env={"STAGING_DATABASE_URL": url_text(url)})
+    assert outcome.returncode == 1, outcome.stderr
+    assert_one_clear_message(outcome.stderr)
+    assert "too many connections" in outcome.stderr
+    assert not own_server.execute("SELECT to_regclass('users')", "limited")[0][0]
+    own_server.execute("ALTER DATABASE limited CONNECTION LIMIT 2")
+    assert (
+        run_invoke("db.upgrade", "--env", "staging", env={"STAGING_DATABASE_URL": url_text(url)}).returncode
+        == 0
+    )
+
+
+def test_temp_file_limit_as_a_disk_full_stand_in(
+    own_server: OwnServer, own_database: URL, versions: Path
+) -> None:
+    """A revision that needs more temporary disk than it may use fails cleanly and is rolled
+    back. ``temp_file_limit`` is the portable stand-in for a full disk (the real one, a
+    tablespace on a full filesystem, is in the chaos run: it needs root to mount)."""
+    head = project_head()
+    target = target_for("staging", own_database)
+    runner.upgrade(target, head)
+    own_server.execute(f"ALTER DATABASE \"{own_database.database}\" SET temp_file_limit = '1MB'")
+    add_revision(
+        versions,
+        "fa03",
+        head,
+        "op.add_column('users', sa.Column('c3', sa.Integer()))\n"
+        "op.execute('CREATE TABLE sorted AS SELECT g FROM generate_series(1, 2000000) g ORDER BY g DESC')",
+    )
+    env = {"STAGING_DATABASE_URL": url_text(own_database), "AGENT_DB_VERSIONS_DIR": str(versions)}
+    result = run_invoke("db.upgrade", "--env", "staging", env=env)
+    assert result.returncode == 1, result.stderr
+    assert_one_clear_message(result.stderr)
+    assert "temp_file_limit" in result.stderr
+    assert f"stays at {head}" in result.stderr
+    assert position(own_database) == [head]
+    assert "c3" not in columns(own_database, "users")
+    assert not query(own_database, "SELECT to_regclass('sorted')")[0][0]
+
+
+def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
+    empty_url: URL, versions: Path, tmp_path: Path
+) -> None:
+    """The command line: exit 1, the blocking session named, nothing applied; once the other
+    session lets go, the same command succeeds."""
+    environments = tmp_path / "environments"
+    shutil.copytree(ROOT / "environments", environments)
+    staging = environments / "staging.toml"
+    text = staging.read_text().replace("lock_retries = 5", "lock_retries = 1")
+    staging.write_text(text.replace("retry_backoff_seconds = 2.0", "retry_backoff_seconds = 0.2"))
+    head = project_head()
+    runner.upgrade(target_for("staging", empty_url), head)
+    add_revision(
+        versions,
+        "fa04",
+        head,
+        "op.add_column('users', sa.Column('nickname', sa.String(40)))",
+        "op.drop_column('users', 'nickname')",
+        header='lock_timeout = "300ms"',
+    )
+    env = {
+        "STAGING_DATABASE_URL": url_text(empty_url),
+        "AGENT_DB_VERSIONS_DIR": str(versions),
+        "AGENT_ENVIRONMENTS_DIR": str(environments),
+    }
+    with psycopg.connect(conninfo(empty_url), application_name="nightly-report") as blocker:
+        blocker.execute("SELECT count(*) FROM users")  # ACCESS SHARE until the transaction ends
+        refused = run_invoke("db.upgrade", "--env", "staging", env=env)
+    assert refused.returncode == 1, refused.stderr
+    assert_one_clear_message(refused.stderr)
+    assert "could not take a lock within lock_timeout=300ms" in refused.stderr
+    assert "nightly-report" in refused.stderr
+    assert "Nothing of this revision was applied" in refused.stderr
+    assert "retry" in refused.stderr  # the first attempt was retried before giving up
+    assert position(empty_url) == [head]
+    assert "nickname" not in columns(empty_url, "users")
+
+    retried = run_invoke("db.upgrade", "--env", "staging", env=env)
+    assert retried.returncode == 0, retried.stderr
+    assert "nickname" in columns(empty_url, "users")
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_concurrent_index_build_is_detected_then_rebuilt(
+    empty_url: URL, versions: Path, server_url: URL
+) -> None:
+    """CREATE INDEX CONCURRENTLY waits for transactions older than its snapshot; killed while it
+    waits, it leaves an INVALID index. verify and status report it; the rerun rebuilds it."""
+    head = project_head()
+    runner.upgrade(target_for("staging", empty_url), head)
+    add_revision(
+        versions,
+        "fa05",
+        head,
+        "from agent_db.migrations import safe\n"
+        "safe.create_index_concurrently('ix_users_username_email', 'users', ['username', 'email'])",
+        "from agent_db.migrations import safe\nsafe.drop_index_concurrently('ix_users_username_email', 'users')",
+    )
+    env = {
+        "STAGING_DATABASE_URL": url_text(empty_url),
+        "AGENT_DB_VERSIONS_DIR": str(versions),
+        "AGENT_DB_REFERENCE_URL": url_text(server_url),
+        "AGENT_DB_CACHE_DIR": os.environ["AGENT_DB_CACHE_DIR"],
+    }
+    snapshot = psycopg.connect(conninfo(empty_url), application_name="long-snapshot")
+    snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    snapshot.execute("SELECT count(*) FROM agents")  # holds a snapshot the build must outwait
+    index = (
+        "SELECT x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+        "WHERE c.relname = 'ix_users_username_email'"
+    )
+    process = spawn(["db.upgrade", "--env", "staging"], env)
+    try:
+        wait_for(lambda: query(empty_url, index) == [(False,)], what="the build to wait on the snapshot")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        builder = "SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'CREATE INDEX CONCURRENTLY%'"
+        wait_for(lambda: not query(empty_url, builder), seconds=10, what="the orphaned build to stop")
+    finally:
+        snapshot.rollback()
+        snapshot.close()
+    assert query(empty_url, index) == [(False,)]  # the INVALID leftover
+    assert position(empty_url) == [head]
+
+    verify = run_invoke("db.verify", "--env", "staging", "--json", env=env)
+    assert verify.returncode == 3, verify.stderr
+    drift = json.loads(verify.stdout)["drift"]
+    assert [(d["kind"], d["name"]) for d in drift] == [("index", "ix_users_username_email")]
+    assert "[INVALID]" in drift[0]["live"]
+    status = run_invoke("db.status", "--json", env=env)
+    staging = next(e for e in json.loads(status.stdout)["environments"] if e["name"] == "staging")
+    assert "[INVALID]" in json.dumps(staging["drift"])
+
+    rerun = run_invoke("db.upgrade", "--env", "staging", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert query(empty_url, index) == [(True,)]
+    assert position(empty_url) == ["fa05"]
+    assert run_invoke("db.verify", "--env", "staging", env=env).returncode == 0
