@@ -35,7 +35,7 @@ PASSWORD = "pw-Faults-7c1e9"
 
 def query(url: URL, sql: str) -> list[tuple[object, ...]]:
     with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        cursor = connection.execute(sql)  # type: ignore[arg-type]
+        cursor = connection.execute(sql)
         return cursor.fetchall() if cursor.description else []
 
 
