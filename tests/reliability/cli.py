@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,27 @@ def call_task(name: str, **flags: Any) -> Outcome:
             task(Context(), **flags)
         except Exit as exit_:
             code = exit_.code
+    return Outcome(code, out.getvalue(), err.getvalue())
+
+
+def run_cli(*argv: str, env: dict[str, str] | None = None) -> Outcome:
+    """``invoke ARGV`` in-process: invoke's own parsing of the flags, the tasks, the exit code,
+    with ``env`` added to the environment for the duration (about 50 ms instead of a second)."""
+    from invoke import Program
+
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                Program(namespace=tasks.ns).run(["invoke", *argv])
+            except SystemExit as exit_:
+                code = int(exit_.code or 0)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return Outcome(code, out.getvalue(), err.getvalue())
 
 

@@ -223,6 +223,15 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         logger.warning("schema not ready on %s %s (%s)", request.method, request.url.path, sqlstate)
         message = "the database schema is not ready for this version of the API; retry shortly"
         return error_json(503, "schema_not_ready", message, headers={"Retry-After": "5"})
+    if sqlstate.startswith("28") or sqlstate == "3D000":
+        # Bad credentials or no such database: a deployment's configuration, not the request.
+        logger.error(
+            "the database refused the API's connection (%s: %s); check the environment's "
+            "database URL variable",
+            sqlstate,
+            type(exc.orig).__name__,
+        )
+        return await _database_unreachable(request, exc)
     if is_connection_lost(exc):
         return await _database_unreachable(request, exc)
     return await _internal_error(request, exc)
