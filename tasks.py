@@ -462,6 +462,49 @@ def test(
         raise Exit(code=result.exited if result is not None else 1)
 
 
+@task(
+    help={
+        "k": "only scenarios matching this expression (pytest -k)",
+        "args": "extra pytest arguments",
+    }
+)
+def chaos(c: Context, k: str = "", args: str = "") -> None:
+    """Slow fault and concurrency scenarios (tests marked chaos), each ending in PASS or FAIL."""
+    import shlex
+
+    command = [sys.executable, "-m", "pytest", "tests/chaos", "-m", "chaos", "-q", "-p", "no:xdist"]
+    if k:
+        command += ["-k", k]
+    command += shlex.split(args)
+    result = c.run(shlex.join(command), warn=True, pty=False)
+    if result is None or result.exited != 0:
+        raise Exit(code=result.exited if result is not None else 1)
+
+
+@task(help={"args": "extra pip-audit arguments (e.g. --vulnerability-service osv)"})
+def audit(c: Context, args: str = "") -> None:
+    """Known vulnerabilities in the locked dependencies (pip-audit; needs network)."""
+    import shlex
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        requirements = Path(folder) / "requirements.txt"
+        # Exactly what uv.lock pins (all groups), with hashes; the workspace's own packages
+        # are not on PyPI and are left out.
+        c.run(
+            f"uv export --frozen --all-groups --no-emit-workspace --format requirements-txt "
+            f"--output-file {shlex.quote(str(requirements))} --quiet",
+            pty=False,
+        )
+        command = [sys.executable, "-m", "pip_audit", "--requirement", str(requirements)]
+        # --strict: a dependency that could not be checked is a failure, not a silent pass.
+        command += ["--require-hashes", "--disable-pip", "--strict", "--progress-spinner", "off"]
+        command += shlex.split(args)
+        result = c.run(shlex.join(command), warn=True, pty=False)
+    if result is None or result.exited != 0:
+        raise Exit(code=result.exited if result is not None else 1)
+
+
 @task
 def lint(c: Context) -> None:
     """ruff, format check, mypy, migration lint, workflow lint."""
@@ -488,4 +531,4 @@ def graph(c: Context, sizes: str = "1000,5000,10000", repeat: int = 5) -> None:
 
 bench = Collection("bench", graph)
 
-ns = Collection(dev, test, lint, db, api, bench)
+ns = Collection(dev, test, chaos, audit, lint, db, api, bench)

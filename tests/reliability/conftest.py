@@ -10,6 +10,7 @@ import pytest
 from agent_db.pipeline import runner
 from agent_db.pipeline.graph import default_graph
 from tests.conftest import target_for
+from tests.reliability.helpers import versions
 from tests.reliability.world import World
 from tests.revisions import copy_history
 from tests.support import DatabaseFactory, url_text
@@ -49,3 +50,6 @@ def environment(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setenv("PROD_DATABASE_URL", url_text(world.prod))
     monkeypatch.chdir(world.versions.parent)
     return world
+
+
+__all__ = ["versions"]

@@ -9,12 +9,7 @@ a server of the test's own (``tests.reliability.own_server``).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,42 +21,20 @@ from sqlalchemy.engine import URL
 from agent_db.pipeline import runner
 from tests.conftest import target_for
 from tests.reliability.cli import call_task, ledger_rows
+from tests.reliability.helpers import (
+    SECRET,
+    assert_one_clear_message,
+    columns,
+    position,
+    query,
+    spawn,
+    wait_for,
+)
 from tests.reliability.own_server import OwnServer
-from tests.revisions import add_revision, copy_history, project_head
+from tests.revisions import add_revision, project_head
 from tests.support import ROOT, conninfo, run_invoke, url_text
 
-PASSWORD = "pw-Faults-7c1e9"
-
-
-def query(url: URL, sql: str) -> list[tuple[object, ...]]:
-    with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        cursor = connection.execute(sql)
-        return cursor.fetchall() if cursor.description else []
-
-
-def position(url: URL) -> list[str]:
-    return [str(row[0]) for row in query(url, "SELECT version_num FROM alembic_version")]
-
-
-def columns(url: URL, table: str) -> set[str]:
-    sql = f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
-    return {str(row[0]) for row in query(url, sql)}
-
-
-def wait_for(check: object, seconds: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = copy_history(tmp_path)
-    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(folder))
-    monkeypatch.setenv("AGENT_DB_CACHE_DIR", str(tmp_path / "cache"))
-    return folder
+PASSWORD = SECRET
 
 
 @pytest.fixture(scope="module")
@@ -83,25 +56,6 @@ def own_database(own_server: OwnServer, request: pytest.FixtureRequest) -> URL:
     name = f"f_{request.node.name[:40].lower().replace('[', '_').replace(']', '').replace('-', '_')}"
     own_server.create_database(name)
     return own_server.tcp_url(name)
-
-
-def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    full = {**os.environ, **env, "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
-        env=full,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def assert_one_clear_message(stderr: str) -> None:
-    assert "Traceback" not in stderr
-    assert stderr.count("error:") == 1, stderr
-    assert len(stderr) < 2000, stderr
-    assert PASSWORD not in stderr
 
 
 @pytest.mark.slow
@@ -258,61 +212,3 @@ def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
     retried = run_invoke("db.upgrade", "--env", "staging", env=env)
     assert retried.returncode == 0, retried.stderr
     assert "nickname" in columns(empty_url, "users")
-
-
-@pytest.mark.slow
-def test_sigkill_during_a_concurrent_index_build_is_detected_then_rebuilt(
-    empty_url: URL, versions: Path, server_url: URL
-) -> None:
-    """CREATE INDEX CONCURRENTLY waits for transactions older than its snapshot; killed while it
-    waits, it leaves an INVALID index. verify and status report it; the rerun rebuilds it."""
-    head = project_head()
-    runner.upgrade(target_for("staging", empty_url), head)
-    add_revision(
-        versions,
-        "fa05",
-        head,
-        "from agent_db.migrations import safe\n"
-        "safe.create_index_concurrently('ix_users_username_email', 'users', ['username', 'email'])",
-        "from agent_db.migrations import safe\nsafe.drop_index_concurrently('ix_users_username_email', 'users')",
-    )
-    env = {
-        "STAGING_DATABASE_URL": url_text(empty_url),
-        "AGENT_DB_VERSIONS_DIR": str(versions),
-        "AGENT_DB_REFERENCE_URL": url_text(server_url),
-        "AGENT_DB_CACHE_DIR": os.environ["AGENT_DB_CACHE_DIR"],
-    }
-    snapshot = psycopg.connect(conninfo(empty_url), application_name="long-snapshot")
-    snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-    snapshot.execute("SELECT count(*) FROM agents")  # holds a snapshot the build must outwait
-    index = (
-        "SELECT x.indisvalid FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
-        "WHERE c.relname = 'ix_users_username_email'"
-    )
-    process = spawn(["db.upgrade", "--env", "staging"], env)
-    try:
-        wait_for(lambda: query(empty_url, index) == [(False,)], what="the build to wait on the snapshot")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        builder = "SELECT 1 FROM pg_stat_activity WHERE query ILIKE 'CREATE INDEX CONCURRENTLY%'"
-        wait_for(lambda: not query(empty_url, builder), seconds=10, what="the orphaned build to stop")
-    finally:
-        snapshot.rollback()
-        snapshot.close()
-    assert query(empty_url, index) == [(False,)]  # the INVALID leftover
-    assert position(empty_url) == [head]
-
-    verify = run_invoke("db.verify", "--env", "staging", "--json", env=env)
-    assert verify.returncode == 3, verify.stderr
-    drift = json.loads(verify.stdout)["drift"]
-    assert [(d["kind"], d["name"]) for d in drift] == [("index", "ix_users_username_email")]
-    assert "[INVALID]" in drift[0]["live"]
-    status = run_invoke("db.status", "--json", env=env)
-    staging = next(e for e in json.loads(status.stdout)["environments"] if e["name"] == "staging")
-    assert "[INVALID]" in json.dumps(staging["drift"])
-
-    rerun = run_invoke("db.upgrade", "--env", "staging", env=env)
-    assert rerun.returncode == 0, rerun.stderr
-    assert query(empty_url, index) == [(True,)]
-    assert position(empty_url) == ["fa05"]
-    assert run_invoke("db.verify", "--env", "staging", env=env).returncode == 0
