@@ -49,6 +49,18 @@ def test_delays_double_after_the_free_failures_and_a_success_clears_them() -> No
     assert throttle.begin(key) is None
 
 
+def test_attempts_that_fail_for_other_reasons_are_refunded() -> None:
+    throttle = LoginThrottle(free_failures=2, clock=Clock())
+    key = throttle.key("alice", "10.0.0.1")
+    for _ in range(10):  # the database is down: each attempt is refunded
+        assert throttle.begin(key) is None
+        throttle.refund(key)
+    assert len(throttle) == 0
+    throttle.begin(key)
+    throttle.begin(key)
+    assert throttle.begin(key) == 1
+
+
 def test_a_burst_of_parallel_guesses_cannot_slip_through() -> None:
     """Attempts count from when they start: the sixth of a burst is refused before the first
     five have even been checked."""

@@ -9,7 +9,8 @@ attempt must wait ``base_delay * 2 ** (failures - free_failures)`` seconds after
 (1 s, 2 s, 4 s... up to ``max_delay``); an attempt that comes earlier is answered 429 with
 ``Retry-After`` *before* the password is checked, so a flood also costs no Argon2 time. An
 attempt counts as a failure from the moment it starts (a burst of parallel guesses cannot slip
-through before the first one fails); a success clears the key. Failures older than ``window``
+through before the first one fails); a success clears the key, and an attempt that failed for
+another reason (the database was down) is refunded. Failures older than ``window``
 are forgotten, and at most ``max_tracked`` keys are kept (the oldest go first).
 
 State lives in the process: with N workers an attacker gets at most N times the attempts; the
@@ -70,6 +71,16 @@ class LoginThrottle:
 
     def succeeded(self, key: Key) -> None:
         self._failures.pop(key, None)
+
+    def refund(self, key: Key) -> None:
+        """Take back the attempt :meth:`begin` counted: it ended for a reason other than wrong
+        credentials (the database was unavailable), so it was no guess."""
+        entry = self._failures.get(key)
+        if entry is None:
+            return
+        entry.count -= 1
+        if entry.count <= 0:
+            del self._failures[key]
 
     def _record(self, key: Key, count: int, now: float) -> None:
         self._failures[key] = _Failures(count, now)

@@ -83,7 +83,15 @@ async def login(request: Request, session: SessionDep, form: Annotated[LoginForm
             f"too many failed logins for this account from your address; try again in {wait} s",
             headers={"Retry-After": str(wait)},
         )
-    token = await _authenticate(request, session, form)
+    try:
+        token = await _authenticate(request, session, form)
+    except ApiError as error:
+        if error.status_code != 401:
+            throttle.refund(key)  # proven password (inactive account): not a guess
+        raise
+    except Exception:
+        throttle.refund(key)  # the database failed, not the caller: no penalty for an outage
+        raise
     throttle.succeeded(key)
     return token
 
