@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 
 from agent_db.pipeline import runner
 from tests.conftest import target_for
-from tests.reliability.cli import call_task, ledger_rows
+from tests.reliability.cli import call_task, ledger_rows, run_cli
 from tests.reliability.helpers import (
     SECRET,
     assert_one_clear_message,
@@ -88,8 +88,8 @@ def test_server_restart_mid_revision_is_one_message_and_the_rerun_completes(
     assert "half" not in columns(own_database, "users")
 
     revision.write_text(revision.read_text().replace("op.execute('SELECT pg_sleep(30)')", "pass"))
-    rerun = run_invoke("db.upgrade", "--env", "staging", env=env)
-    assert rerun.returncode == 0, rerun.stderr
+    rerun = run_cli("db.upgrade", "--env", "staging", env=env)
+    assert rerun.code == 0, rerun.stderr
     assert position(own_database) == ["fa01"]
     steps = [(r["outcome"], r["error"]) for r in ledger_rows(own_database) if r["revision"] == "fa01"]
     assert [outcome for outcome, _ in steps] == ["failed", "success"]
@@ -132,16 +132,13 @@ def test_a_database_connection_limit_is_named(own_server: OwnServer, versions: P
     own_server.execute(f"CREATE ROLE app LOGIN PASSWORD '{PASSWORD}'")
     own_server.execute("CREATE DATABASE limited OWNER app CONNECTION LIMIT 1")
     url = own_server.tcp_url("limited").set(username="app")
-    outcome = run_invoke("db.upgrade", "--env", "staging", env={"STAGING_DATABASE_URL": url_text(url)})
-    assert outcome.returncode == 1, outcome.stderr
+    outcome = run_cli("db.upgrade", "--env", "staging", env={"STAGING_DATABASE_URL": url_text(url)})
+    assert outcome.code == 1, outcome.stderr
     assert_one_clear_message(outcome.stderr)
     assert "too many connections" in outcome.stderr
     assert not own_server.execute("SELECT to_regclass('users')", "limited")[0][0]
     own_server.execute("ALTER DATABASE limited CONNECTION LIMIT 2")
-    assert (
-        run_invoke("db.upgrade", "--env", "staging", env={"STAGING_DATABASE_URL": url_text(url)}).returncode
-        == 0
-    )
+    assert run_cli("db.upgrade", "--env", "staging", env={"STAGING_DATABASE_URL": url_text(url)}).code == 0
 
 
 def test_temp_file_limit_as_a_disk_full_stand_in(
@@ -162,8 +159,8 @@ def test_temp_file_limit_as_a_disk_full_stand_in(
         "op.execute('CREATE TABLE sorted AS SELECT g FROM generate_series(1, 2000000) g ORDER BY g DESC')",
     )
     env = {"STAGING_DATABASE_URL": url_text(own_database), "AGENT_DB_VERSIONS_DIR": str(versions)}
-    result = run_invoke("db.upgrade", "--env", "staging", env=env)
-    assert result.returncode == 1, result.stderr
+    result = run_cli("db.upgrade", "--env", "staging", env=env)
+    assert result.code == 1, result.stderr
     assert_one_clear_message(result.stderr)
     assert "temp_file_limit" in result.stderr
     assert f"stays at {head}" in result.stderr
@@ -199,7 +196,7 @@ def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
     }
     with psycopg.connect(conninfo(empty_url), application_name="nightly-report") as blocker:
         blocker.execute("SELECT count(*) FROM users")  # ACCESS SHARE until the transaction ends
-        refused = run_invoke("db.upgrade", "--env", "staging", env=env)
+        refused = run_invoke("db.upgrade", "--env", "staging", env=env)  # a real process: its exit code
     assert refused.returncode == 1, refused.stderr
     assert_one_clear_message(refused.stderr)
     assert "could not take a lock within lock_timeout=300ms" in refused.stderr
@@ -209,6 +206,6 @@ def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
     assert position(empty_url) == [head]
     assert "nickname" not in columns(empty_url, "users")
 
-    retried = run_invoke("db.upgrade", "--env", "staging", env=env)
-    assert retried.returncode == 0, retried.stderr
+    retried = run_cli("db.upgrade", "--env", "staging", env=env)
+    assert retried.code == 0, retried.stderr
     assert "nickname" in columns(empty_url, "users")
