@@ -203,6 +203,7 @@ def test_disk_full_during_a_revision(
         assert full.returncode == 1, full.stderr
         assert_one_clear_message(full.stderr)
         assert "No space left on device" in full.stderr
+        assert "ran out of a resource" in full.stderr
         assert f"stays at {head}" in full.stderr
         assert position(url) == [head]
         assert "c4" not in columns(url, "users")

@@ -163,6 +163,7 @@ def test_temp_file_limit_as_a_disk_full_stand_in(
     assert result.code == 1, result.stderr
     assert_one_clear_message(result.stderr)
     assert "temp_file_limit" in result.stderr
+    assert "ran out of a resource" in result.stderr
     assert f"stays at {head}" in result.stderr
     assert position(own_database) == [head]
     assert "c3" not in columns(own_database, "users")

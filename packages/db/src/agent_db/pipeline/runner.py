@@ -198,6 +198,20 @@ def _describe_failure(error: BaseException) -> str:
     return message.splitlines()[0] if message else type(original).__name__
 
 
+def _hint(error: BaseException) -> str:
+    """What to do next, by the kind of failure."""
+    if _is_lock_timeout(error):
+        return " after retries; find and end the blocking session, or run again later"
+    if str(getattr(getattr(error, "orig", None), "sqlstate", "") or "").startswith("53"):
+        # Insufficient resources: disk full (53100), out of memory (53200), temp_file_limit
+        # (53400). The revision may be fine; the server is not.
+        return (
+            "; the server ran out of a resource (disk space, memory or a limit such as "
+            "temp_file_limit): free it or raise the limit, then run again"
+        )
+    return "; fix the revision and run again"
+
+
 def _is_lock_timeout(error: BaseException) -> bool:
     return isinstance(getattr(error, "orig", None), pg_errors.LockNotAvailable)
 
@@ -279,12 +293,7 @@ def _run_one(
                 continue
             now = current_revisions(session.lock)
             position = ", ".join(now) or "base"
-            hint = (
-                " after retries; find and end the blocking session, or run again later"
-                if _is_lock_timeout(error)
-                else "; fix the revision and run again"
-            )
-            raise MigrationFailed(f"{message}. {target.name} stays at {position}{hint}") from None
+            raise MigrationFailed(f"{message}. {target.name} stays at {position}{_hint(error)}") from None
         reporter.step_finished(revision, time.monotonic() - started)
         return
 
