@@ -16,10 +16,11 @@ from tests.revisions import copy_history
 from tests.support import DatabaseFactory, url_text
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """dev at head, staging and prod one revision behind: a promotion or a downgrade that got
-    through would change something."""
+    through would change something. Built once per session (tests that move it put it back);
+    the variables pointing at it are set per test by ``environment``."""
     folder = tmp_path_factory.mktemp("hostile")
     versions = copy_history(folder)
     manifests = folder / "manifests"
@@ -30,15 +31,14 @@ def world(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AGENT_DB_VERSIONS_DIR", str(versions))
         patch.setenv("AGENT_DB_CACHE_DIR", str(folder / "cache"))
-        patch.chdir(folder)  # default outputs (manifests/<env>.json) land here, if anywhere
         graph = default_graph()
         previous = graph.linear_order()[-2]
         runner.upgrade(target_for("dev", result.dev))
         runner.upgrade(target_for("staging", result.staging), previous)
         runner.upgrade(target_for("prod", result.prod), previous)
-        yield result
-        for connection in result.watchers:
-            connection.close()
+    yield result
+    for connection in result.watchers:
+        connection.close()
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def environment(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setenv("DEV_DATABASE_URL", url_text(world.dev))
     monkeypatch.setenv("STAGING_DATABASE_URL", url_text(world.staging))
     monkeypatch.setenv("PROD_DATABASE_URL", url_text(world.prod))
-    monkeypatch.chdir(world.versions.parent)
+    monkeypatch.chdir(world.versions.parent)  # default outputs (manifests/<env>.json) land here
     return world
 
 
