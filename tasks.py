@@ -36,9 +36,13 @@ def reports_errors[F: Callable[..., Any]](function: F) -> F:
         try:
             return function(*args, **kwargs)
         except AgentDbError as error:
+            from rich.markup import escape
+
             from agent_db.console import err_console
 
-            err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+            # Messages quote what they were given (a flag, another session's query): escaped,
+            # or Rich would read "[...]" in them as markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
             raise Exit(code=error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -130,9 +134,9 @@ def _print_result(result: Any, as_json: bool) -> None:
 
     after = ", ".join(result.after) or "base"
     if result.nothing_to_do:
-        err_console.print(f"{result.environment}: nothing to do; at {after}")
+        err_console.print(f"{result.environment}: nothing to do; at {after}", markup=False)
     else:
-        err_console.print(f"{result.environment}: now at {after}")
+        err_console.print(f"{result.environment}: now at {after}", markup=False)
 
 
 @task(help={"env": ENV_HELP, "to": "target revision (default head)", "json": "print a JSON result"})
@@ -294,7 +298,7 @@ def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True)
 
         unrecorded = result.checksums.unrecorded
         note = f" ({len(unrecorded)} applied revision(s) have no ledger record)" if unrecorded else ""
-        err_console.print(f"{env}: checksums match the files and no drift{note}")
+        err_console.print(f"{env}: checksums match the files and no drift{note}", markup=False)
 
 
 @task(
@@ -328,7 +332,8 @@ def promote(
     done = "nothing to do" if not result.run.applied else f"applied {len(result.run.applied)}"
     err_console.print(
         f"{to}: {done}; at {after} (= {result.source.environment}, read {result.source.origin}); "
-        f"manifest written to {result.manifest_path}"
+        f"manifest written to {result.manifest_path}",
+        markup=False,
     )
 
 
@@ -426,7 +431,7 @@ def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
     from agent_db.pipeline.target import Target
 
     target = Target.open("dev")
-    err_console.print(f"dev database: {target.safe_url}")
+    err_console.print(f"dev database: {target.safe_url}", markup=False)
     runner.upgrade(target, "head", reporter=_reporter("dev"))
     _serve("dev", host, port, 1)
 

@@ -189,19 +189,23 @@ def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
         "op.add_column('users', sa.Column('nickname', sa.String(40)))",
         "op.drop_column('users', 'nickname')",
         header='lock_timeout = "300ms"',
+        message="[wip] add nickname",
     )
     env = {
         "STAGING_DATABASE_URL": url_text(empty_url),
         "AGENT_DB_VERSIONS_DIR": str(versions),
         "AGENT_ENVIRONMENTS_DIR": str(environments),
     }
-    with psycopg.connect(conninfo(empty_url), application_name="nightly-report") as blocker:
-        blocker.execute("SELECT count(*) FROM users")  # ACCESS SHARE until the transaction ends
+    # Another session's name and query are text the runner prints: "[/]" in them must not be
+    # taken for Rich markup (it used to stop the run with a MarkupError).
+    with psycopg.connect(conninfo(empty_url), application_name="nightly-report [/]") as blocker:
+        blocker.execute("SELECT count(*), '[/red]' FROM users")  # ACCESS SHARE until it ends
         refused = run_invoke("db.upgrade", "--env", "staging", env=env)  # a real process: its exit code
     assert refused.returncode == 1, refused.stderr
     assert_one_clear_message(refused.stderr)
     assert "could not take a lock within lock_timeout=300ms" in refused.stderr
-    assert "nightly-report" in refused.stderr
+    assert "nightly-report [/]" in refused.stderr
+    assert "'[/red]'" in refused.stderr
     assert "Nothing of this revision was applied" in refused.stderr
     assert "retry" in refused.stderr  # the first attempt was retried before giving up
     assert position(empty_url) == [head]
@@ -209,4 +213,5 @@ def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
 
     retried = run_cli("db.upgrade", "--env", "staging", env=env)
     assert retried.code == 0, retried.stderr
+    assert "fa04  [wip] add nickname" in retried.stderr  # shown as written, not eaten as markup
     assert "nickname" in columns(empty_url, "users")

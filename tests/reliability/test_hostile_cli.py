@@ -34,6 +34,7 @@ HOSTILE: dict[str, str] = {
     "superscript-step": "-²",
     "giant-step": "-" + "9" * 5000,
     "escape-sequence": "\x1b[2J\x1b[31mred",
+    "rich-markup": "[/][bold red]x[/]",
 }
 
 # Tasks and the flag that names an environment.
@@ -75,6 +76,14 @@ def test_hostile_environment_names(environment: World, task: str, flag: str, val
 def test_hostile_revision_ids(environment: World, task: str, value: str) -> None:
     outcome = bad_usage(environment, task, env="staging", to=value)
     assert "revision" in outcome.stderr or "relative downgrade" in outcome.stderr
+
+
+def test_markup_in_a_flag_is_printed_as_written(environment: World) -> None:
+    """Messages quote the flag; Rich must not read "[/]" in it as markup (a MarkupError
+    traceback) nor swallow "[bold]" (a message that lies about what was given)."""
+    assert "'[/]'" in bad_usage(environment, "current", env="[/]").stderr
+    upgrade = bad_usage(environment, "upgrade", env="staging", to="[bold]x[/bold]")
+    assert "'[bold]x[/bold]'" in upgrade.stderr
 
 
 def test_an_empty_target_is_not_base(environment: World) -> None:
