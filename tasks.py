@@ -36,9 +36,13 @@ def reports_errors[F: Callable[..., Any]](function: F) -> F:
         try:
             return function(*args, **kwargs)
         except AgentDbError as error:
+            from rich.markup import escape
+
             from agent_db.console import err_console
 
-            err_console.print(f"[bold red]error:[/] {error}", soft_wrap=True)
+            # Messages quote what they were given (a flag, another session's query): escaped,
+            # or Rich would read "[...]" in them as markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
             raise Exit(code=error.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -74,6 +78,9 @@ def current(c: Context, env: str = "dev") -> None:
 def heads(c: Context, env: str = "dev") -> None:
     """Print the head revision(s) of the migration history."""
     from agent_db.pipeline.graph import default_graph
+    from agent_db.settings import load_settings
+
+    load_settings(env)  # an unknown --env is an error here too, not silently ignored
 
     graph = default_graph()
     for head in graph.heads:
@@ -87,7 +94,9 @@ def history(c: Context, env: str = "dev", verbose: bool = False) -> None:
     from agent_db.pipeline import history as history_module
     from agent_db.pipeline.graph import default_graph
     from agent_db.pipeline.positions import all_positions
+    from agent_db.settings import load_settings
 
+    load_settings(env)  # an unknown --env is an error here too, not silently ignored
     graph = default_graph()
     for entry in history_module.history(graph, all_positions()):
         head = " (head)" if entry.is_head else ""
@@ -125,9 +134,9 @@ def _print_result(result: Any, as_json: bool) -> None:
 
     after = ", ".join(result.after) or "base"
     if result.nothing_to_do:
-        err_console.print(f"{result.environment}: nothing to do; at {after}")
+        err_console.print(f"{result.environment}: nothing to do; at {after}", markup=False)
     else:
-        err_console.print(f"{result.environment}: now at {after}")
+        err_console.print(f"{result.environment}: now at {after}", markup=False)
 
 
 @task(help={"env": ENV_HELP, "to": "target revision (default head)", "json": "print a JSON result"})
@@ -289,7 +298,7 @@ def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True)
 
         unrecorded = result.checksums.unrecorded
         note = f" ({len(unrecorded)} applied revision(s) have no ledger record)" if unrecorded else ""
-        err_console.print(f"{env}: checksums match the files and no drift{note}")
+        err_console.print(f"{env}: checksums match the files and no drift{note}", markup=False)
 
 
 @task(
@@ -301,15 +310,19 @@ def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True)
     }
 )
 @reports_errors
-def promote(c: Context, to: str, manifest: str = "", manifest_out: str = "", json: bool = False) -> None:
+def promote(
+    c: Context, to: str, manifest: str | None = None, manifest_out: str | None = None, json: bool = False
+) -> None:
     """Move --to to the revision its promote_from environment has verified, never further."""
     from agent_db.console import err_console
+    from agent_db.inputs import check_path
     from agent_db.pipeline.promote import promote as run_promote
 
+    # None when the flag is absent; an empty value given on purpose is refused, not ignored.
     result = run_promote(
         to,
-        manifest=Path(manifest) if manifest else None,
-        manifest_out=Path(manifest_out) if manifest_out else None,
+        manifest=check_path(manifest, "--manifest") if manifest is not None else None,
+        manifest_out=check_path(manifest_out, "--manifest-out") if manifest_out is not None else None,
         reporter=_reporter(to),
     )
     if json:
@@ -319,7 +332,8 @@ def promote(c: Context, to: str, manifest: str = "", manifest_out: str = "", jso
     done = "nothing to do" if not result.run.applied else f"applied {len(result.run.applied)}"
     err_console.print(
         f"{to}: {done}; at {after} (= {result.source.environment}, read {result.source.origin}); "
-        f"manifest written to {result.manifest_path}"
+        f"manifest written to {result.manifest_path}",
+        markup=False,
     )
 
 
@@ -512,7 +526,7 @@ def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
     from agent_db.pipeline.target import Target
 
     target = Target.open("dev")
-    err_console.print(f"dev database: {target.safe_url}")
+    err_console.print(f"dev database: {target.safe_url}", markup=False)
     runner.upgrade(target, "head", reporter=_reporter("dev"))
     _serve("dev", host, port, 1)
 
@@ -544,6 +558,49 @@ def test(
 
     command += shlex.split(args)
     result = c.run(shlex.join(command), env=env, warn=True, pty=False)
+    if result is None or result.exited != 0:
+        raise Exit(code=result.exited if result is not None else 1)
+
+
+@task(
+    help={
+        "k": "only scenarios matching this expression (pytest -k)",
+        "args": "extra pytest arguments",
+    }
+)
+def chaos(c: Context, k: str = "", args: str = "") -> None:
+    """Slow fault and concurrency scenarios (tests marked chaos), each ending in PASS or FAIL."""
+    import shlex
+
+    command = [sys.executable, "-m", "pytest", "tests/chaos", "-m", "chaos", "-q", "-p", "no:xdist"]
+    if k:
+        command += ["-k", k]
+    command += shlex.split(args)
+    result = c.run(shlex.join(command), warn=True, pty=False)
+    if result is None or result.exited != 0:
+        raise Exit(code=result.exited if result is not None else 1)
+
+
+@task(help={"args": "extra pip-audit arguments (e.g. --vulnerability-service osv)"})
+def audit(c: Context, args: str = "") -> None:
+    """Known vulnerabilities in the locked dependencies (pip-audit; needs network)."""
+    import shlex
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        requirements = Path(folder) / "requirements.txt"
+        # Exactly what uv.lock pins (all groups), with hashes; the workspace's own packages
+        # are not on PyPI and are left out.
+        c.run(
+            f"uv export --frozen --all-groups --no-emit-workspace --format requirements-txt "
+            f"--output-file {shlex.quote(str(requirements))} --quiet",
+            pty=False,
+        )
+        command = [sys.executable, "-m", "pip_audit", "--requirement", str(requirements)]
+        # --strict: a dependency that could not be checked is a failure, not a silent pass.
+        command += ["--require-hashes", "--disable-pip", "--strict", "--progress-spinner", "off"]
+        command += shlex.split(args)
+        result = c.run(shlex.join(command), warn=True, pty=False)
     if result is None or result.exited != 0:
         raise Exit(code=result.exited if result is not None else 1)
 
@@ -587,4 +644,4 @@ def graph(c: Context, sizes: str = "1000,5000,10000", repeat: int = 5) -> None:
 
 bench = Collection("bench", graph)
 
-ns = Collection(dev, test, lint, db, api, bench)
+ns = Collection(dev, test, chaos, audit, lint, db, api, bench)

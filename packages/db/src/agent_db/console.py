@@ -1,10 +1,17 @@
-"""Rich output for people: progress of a run and messages on stderr; data goes to stdout."""
+"""Rich output for people: progress of a run and messages on stderr; data goes to stdout.
+
+Every piece of text that comes from outside (revision messages, another session's application
+name or query, ledger rows, error messages quoting a flag) is escaped before Rich sees it: Rich
+reads ``[...]`` as markup, so ``[wip]`` in a message would vanish and ``[/]`` in another
+session's query would stop the run with a MarkupError.
+"""
 
 from __future__ import annotations
 
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from agent_db.pipeline.graph import Revision
@@ -24,15 +31,15 @@ class RichReporter:
         self._task: TaskID | None = None
 
     def waiting_for_lock(self, holder: LockHolder | None, remaining_seconds: float) -> None:
-        who = holder.describe() if holder else "another session"
+        who = escape(holder.describe()) if holder else "another session"
         self._console.print(
-            f"[yellow]waiting[/] for the migration lock on {self._environment}: held by {who}; "
+            f"[yellow]waiting[/] for the migration lock on {escape(self._environment)}: held by {who}; "
             f"giving up in {remaining_seconds:.0f}s"
         )
 
     def run_started(self, direction: str, revisions: list[Revision]) -> None:
         verb = {"upgrade": "applying", "downgrade": "reverting", "stamp": "stamping"}[direction]
-        self._console.print(f"{self._environment}: {verb} {len(revisions)} revision(s)")
+        self._console.print(f"{escape(self._environment)}: {verb} {len(revisions)} revision(s)")
         if len(revisions) > 1 and self._console.is_terminal:
             self._progress = Progress(
                 TextColumn("{task.description}"),
@@ -47,15 +54,17 @@ class RichReporter:
 
     def step_started(self, revision: Revision, index: int, total: int, attempt: int) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, description=f"{revision.id} {revision.message[:40]}")
+            self._progress.update(self._task, description=escape(f"{revision.id} {revision.message[:40]}"))
 
     def step_finished(self, revision: Revision, seconds: float) -> None:
-        self._console.print(f"  [green]ok[/] {revision.id}  {revision.message}  ({seconds:.2f}s)")
+        self._console.print(
+            f"  [green]ok[/] {escape(f'{revision.id}  {revision.message}')}  ({seconds:.2f}s)"
+        )
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
     def step_retrying(self, revision: Revision, message: str, delay: float) -> None:
-        self._console.print(f"  [yellow]retry[/] {message}; waiting {delay:g}s")
+        self._console.print(f"  [yellow]retry[/] {escape(message)}; waiting {delay:g}s")
 
     def run_finished(self) -> None:
         if self._progress is not None:
@@ -80,7 +89,9 @@ def print_status(status: Status, console: Console | None = None) -> None:
         table.add_column(column, overflow="fold")
     for env in status.environments:
         if not env.reachable:
-            table.add_row(env.name, "[red]unreachable[/]", "-", "-", "-", "-", env.problem or "")
+            table.add_row(
+                escape(env.name), "[red]unreachable[/]", "-", "-", "-", "-", escape(env.problem or "")
+            )
             continue
         state = "[green]at head[/]" if env.at_head else "[yellow]behind[/]"
         if env.unknown:
@@ -88,27 +99,29 @@ def print_status(status: Status, console: Console | None = None) -> None:
         checksums = "-"
         if env.checksums is not None:
             checksums = (
-                "[red]" + ", ".join(m.revision for m in env.checksums.mismatches) + " edited[/]"
+                "[red]" + escape(", ".join(m.revision for m in env.checksums.mismatches)) + " edited[/]"
                 if env.checksums.mismatches
                 else "ok"
             )
         if env.drift_problem:
-            drift = f"not checked ({env.drift_problem})"
+            drift = f"not checked ({escape(env.drift_problem)})"
         elif env.drift is None:
             drift = "-"
         else:
-            drift = "none" if not env.drift else "[red]" + "; ".join(env.drift) + "[/]"
+            drift = "none" if not env.drift else "[red]" + escape("; ".join(env.drift)) + "[/]"
         last = env.last_deployment
         deployment = (
-            f"{last['direction']} {last['revision'][:12]} {last['outcome']} by {last['actor']} "
-            f"{(last['finished_at'] or last['started_at'])[:19].replace('T', ' ')}"
+            escape(
+                f"{last['direction']} {last['revision'][:12]} {last['outcome']} by {last['actor']} "
+                f"{(last['finished_at'] or last['started_at'])[:19].replace('T', ' ')}"
+            )
             if last
             else "-"
         )
         table.add_row(
-            env.name + (" (protected)" if env.protected else ""),
+            escape(env.name) + (" (protected)" if env.protected else ""),
             state,
-            ", ".join(c[:12] for c in env.current) or "base",
+            escape(", ".join(c[:12] for c in env.current)) or "base",
             str(len(env.pending)),
             checksums,
             drift,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from agent_db.errors import DatabaseUnavailable
@@ -57,6 +57,13 @@ def unreachable(error: DBAPIError, url: URL, variable: str | None) -> DatabaseUn
     """A one-paragraph message for a failed connection: where, why, and what to check."""
     reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
     check = f"check {variable} and that the server is up" if variable else "check the server"
+    if "too many clients" in reason or "too many connections" in reason:
+        check = (
+            "every connection slot is taken (max_connections, or the database's or role's "
+            "CONNECTION LIMIT): wait for other sessions to end, or raise the limit"
+        )
+    elif "starting up" in reason or "shutting down" in reason or "recovery" in reason:
+        check = "the server is starting or stopping: run the command again in a moment"
     return DatabaseUnavailable(f"cannot reach PostgreSQL at {describe_location(url)}: {reason}; {check}")
 
 
@@ -65,13 +72,29 @@ def translate_connection_errors(url: URL, variable: str | None) -> Iterator[None
     """Turn connection failures into :class:`DatabaseUnavailable` without a traceback wall."""
     try:
         yield
-    except OperationalError as error:
-        if _is_connection_failure(error):
+    except DBAPIError as error:
+        if is_connection_lost(error):
             raise unreachable(error, url, variable) from None
         raise
 
 
-def _is_connection_failure(error: OperationalError) -> bool:
-    # psycopg raises OperationalError both for connection failures and for some server errors;
-    # a connection failure has no SQLSTATE.
-    return getattr(error.orig, "sqlstate", None) is None
+# SQLSTATEs that mean "this session cannot go on", not "this statement failed": too many
+# connections (53300), administrator/crash shutdown and "starting up" (57P01-57P03), and the
+# whole connection-exception class (08).
+_SESSION_ENDING_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` means the server is gone or refuses the session (restart, crash,
+    connection limit, network), rather than a statement failing on a live connection.
+
+    psycopg reports a connection that could not be made or broke mid-query without a SQLSTATE.
+    """
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, (OperationalError, InterfaceError)):
+        return False
+    state = getattr(error.orig, "sqlstate", None)
+    return state is None or state in _SESSION_ENDING_STATES or str(state).startswith("08")

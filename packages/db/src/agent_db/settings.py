@@ -62,11 +62,15 @@ def environment_names(directory: Path | None = None) -> list[str]:
 
 
 def _promote_from_of(path: Path) -> str | None:
+    value = _top_level_value(path, "promote_from")
+    return value if isinstance(value, str) and value else None
+
+
+def _top_level_value(path: Path, key: str) -> object:
     try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("promote_from")
-    except (tomllib.TOMLDecodeError, OSError):
-        return None
-    return value or None
+        return tomllib.loads(path.read_text(encoding="utf-8")).get(key)
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError, RecursionError):
+        return None  # the file's own error is reported when that environment is loaded
 
 
 def order_by_promotion(promote_from: dict[str, str | None]) -> list[str]:
@@ -98,6 +102,12 @@ def read_environment_file(name: str) -> tuple[Path, dict[str, Any]]:
         return path, tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8 TOML") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is not valid TOML: it nests deeper than the parser goes") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 class DatabaseSettings(BaseSettings):
@@ -166,10 +176,26 @@ def _load_cached(name: str, folder: str) -> DatabaseSettings:
     path, data = read_environment_file(name)
     top_level = {k: v for k, v in data.items() if not isinstance(v, dict)}
     try:
-        return DatabaseSettings(name=name, **top_level)
+        settings = DatabaseSettings(name=name, **top_level)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"{path} has invalid settings: {problems}") from None
+    _refuse_shared_variable(settings, path)
+    return settings
+
+
+def _refuse_shared_variable(settings: DatabaseSettings, path: Path) -> None:
+    """Two environments reading one URL variable would let a command for one (staging, not
+    protected, no promotion gate) run against the other's database (prod)."""
+    for other in sorted(path.parent.glob("*.toml")):
+        if other.stem == settings.name or not _ENVIRONMENT_NAME.match(other.stem):
+            continue
+        if _top_level_value(other, "database_url_env") == settings.database_url_env:
+            raise ConfigError(
+                f"{path.name} and {other.name} both read {settings.database_url_env}: each "
+                "environment needs its own URL variable, or a command for one would run against "
+                f"the other's database; fix database_url_env in {path}"
+            )
 
 
 def load_settings(name: str) -> DatabaseSettings:

@@ -16,10 +16,18 @@ def parse_url(raw: str, *, source: str) -> URL:
     """Parse a PostgreSQL URL handed to us in any common spelling.
 
     ``source`` names where it came from (an environment variable) so errors can point there.
+    Messages never quote the URL: a password that was not percent-encoded would show.
     """
+    if raw.split("?", 1)[0].count("@") > 1:
+        # A raw '@' in the password: the parser would take the rest of the password for the host
+        # and database, and every "cannot reach" message would print that part.
+        raise ConfigError(
+            f"{source} has more than one '@': percent-encode special characters in the user "
+            "name and password ('@' as %40, ':' as %3A, '/' as %2F, '%' as %25)"
+        )
     try:
         url = make_url(raw.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
             f"{source} is not a valid database URL; expected postgresql://USER:PASSWORD@HOST:5432/DBNAME"
         ) from None

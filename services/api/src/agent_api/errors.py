@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent_db.session import is_connection_lost
+
 logger = logging.getLogger("agent_api")
 
 
@@ -113,6 +115,7 @@ _STATUS_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "too_many_attempts",
     500: "internal_error",
     503: "unavailable",
 }
@@ -214,7 +217,36 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if sqlstate in ("40001", "40P01", "55P03", "57014"):
         busy = "the database is busy; retry the request"
         return error_json(503, "unavailable", busy, headers={"Retry-After": "1"})
+    if sqlstate in _SCHEMA_NOT_READY:
+        # A table or column this code needs is not there (yet): the migrations have not run,
+        # or are running. Not the client's fault and not a bug: retry once /ready says 200.
+        logger.warning("schema not ready on %s %s (%s)", request.method, request.url.path, sqlstate)
+        message = "the database schema is not ready for this version of the API; retry shortly"
+        return error_json(503, "schema_not_ready", message, headers={"Retry-After": "5"})
+    if sqlstate.startswith("28") or sqlstate == "3D000":
+        # Bad credentials or no such database: a deployment's configuration, not the request.
+        logger.error(
+            "the database refused the API's connection (%s: %s); check the environment's "
+            "database URL variable",
+            sqlstate,
+            type(exc.orig).__name__,
+        )
+        return await _database_unreachable(request, exc)
+    if is_connection_lost(exc):
+        return await _database_unreachable(request, exc)
     return await _internal_error(request, exc)
+
+
+# undefined table, column, function, object: what a request meets on a half-migrated schema.
+_SCHEMA_NOT_READY = frozenset({"42P01", "42703", "42883", "42704"})
+
+
+async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+    """The database refused or dropped the connection (restart, failover, connection limit):
+    503 with Retry-After, and one log line without a traceback wall."""
+    logger.warning("database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    message = "the database is unavailable; retry the request"
+    return error_json(503, "database_unavailable", message, headers={"Retry-After": "2"})
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -233,6 +265,8 @@ def install_error_handlers(app: FastAPI, *, debug: bool = False) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    # asyncpg raises plain OSErrors (refused, reset, timed out) when it cannot connect.
+    app.add_exception_handler(OSError, _database_unreachable)
     app.add_exception_handler(Exception, _internal_error)
 
 

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import agent_api
 from agent_api.database import build_engine, read_only_session_factory, session_factory
 from agent_api.errors import error_responses, install_error_handlers
+from agent_api.login_throttle import LoginThrottle
 from agent_api.middleware import BodySizeLimitMiddleware
 from agent_api.routers import agents, auth, conversations, health, messages, tools, users
 from agent_api.schema_state import expected_heads
@@ -77,6 +78,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.signing_key = signing_key
+    app.state.login_throttle = LoginThrottle(
+        free_failures=settings.login_free_failures,
+        base_delay=settings.login_base_delay_seconds,
+        max_delay=settings.login_max_delay_seconds,
+    )
     install_error_handlers(app, debug=settings.debug)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -88,7 +94,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.include_router(health.router)
-    api = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 413, 422))
+    api = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 413, 422, 503))
     for module in (auth, users, agents, tools, conversations, messages):
         api.include_router(module.router)
     app.include_router(api)

@@ -22,6 +22,7 @@ from typing import Any
 
 from agent_db.cache import cache_dir, read_json, write_json
 from agent_db.errors import ConfigError
+from agent_db.inputs import shown
 
 
 def _is_revision_file(name: str) -> bool:
@@ -262,9 +263,18 @@ class RevisionGraph:
         )
 
     def resolve(self, reference: str) -> str | None:
-        """A full revision id from an id, a unique prefix, ``head`` or ``base`` (None)."""
+        """A full revision id from an id, a unique prefix, ``head`` or ``base`` (None).
+
+        An empty reference is refused rather than read as base: ``--to "$TARGET"`` with the
+        variable unset must not become a downgrade of everything.
+        """
         reference = reference.strip()
-        if reference in ("base", ""):
+        if not reference:
+            raise ConfigError(
+                "the revision is empty: name one (an id or a unique prefix), 'head', or 'base' "
+                "to mean before the first revision; see 'uv run invoke db.history'"
+            )
+        if reference == "base":
             return None
         if reference == "head" or reference == "heads":
             return self.single_head()
@@ -272,7 +282,7 @@ class RevisionGraph:
             return reference
         if len(reference) > 64 or not re.fullmatch(r"[0-9A-Za-z_]+", reference):
             raise ConfigError(
-                f"unknown revision {reference[:64]!r}: a revision is a hex id (or a unique "
+                f"unknown revision {shown(reference)}: a revision is a hex id (or a unique "
                 "prefix of one), 'head' or 'base'; see 'uv run invoke db.history'"
             )
         matches = [rev for rev in self.revisions if rev.startswith(reference)]

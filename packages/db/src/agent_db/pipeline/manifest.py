@@ -9,12 +9,14 @@ malformed (exit 2), belongs to another project or history, or disagrees with the
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from agent_db.errors import ConfigError, SafetyRefusal
+from agent_db.inputs import check_path, shown
 from agent_db.pipeline import ledger
 from agent_db.pipeline.graph import RevisionGraph
 
@@ -76,39 +78,75 @@ def build_manifest(
     )
 
 
+def check_writable(path: Path) -> Path:
+    """Refuse (exit 2) a ``--manifest-out`` that cannot be written, *before* the promotion
+    applies anything: a promotion must not succeed and then fail to leave its evidence."""
+    path = check_path(str(path), "--manifest-out")
+    try:
+        if path.is_dir():
+            raise ConfigError(f"--manifest-out {shown(str(path), 200)} is a directory; name a file in it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+    except OSError as error:
+        writable, reason = False, f": {error.strerror or error}"
+    else:
+        reason = ""
+    if not writable:
+        raise ConfigError(
+            f"--manifest-out {shown(str(path), 200)} cannot be written{reason}; choose a path in a "
+            "writable folder"
+        )
+    return path
+
+
 def write_manifest(manifest: Manifest, path: Path) -> Path:
+    """Write atomically (a temporary file, then a rename): a reader sees the old manifest or the
+    new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(manifest.as_json(), indent=2) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    try:
+        temporary.write_text(json.dumps(manifest.as_json(), indent=2) + "\n", encoding="utf-8")
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path
 
 
 def _malformed(path: Path, problem: str) -> ConfigError:
     return ConfigError(
-        f"manifest {path} is malformed: {problem}; use the file written by the previous stage's "
-        "'db.promote' (its --manifest-out)"
+        f"manifest {shown(str(path), 200)} is malformed: {problem}; use the file written by the "
+        "previous stage's 'db.promote' (its --manifest-out)"
     )
 
 
 def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
     """Parse and validate a manifest against this project and its revision history."""
+    path = check_path(str(path), "--manifest")
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
+        # Read at most one byte past the limit: a device (/dev/zero) or a file that grows while
+        # being read reports a size that cannot be trusted.
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
+        if len(raw) > MAX_MANIFEST_BYTES:
             raise _malformed(path, "it is larger than any manifest this tool writes")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"manifest {path} does not exist; download the previous stage's manifest") from None
+        raise ConfigError(
+            f"manifest {shown(str(path), 200)} does not exist; download the previous stage's manifest"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _malformed(path, str(error)) from None
+        raise _malformed(path, str(error)[:200]) from None
+    except RecursionError:
+        raise _malformed(path, "it nests deeper than any manifest this tool writes") from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise _malformed(path, f"it is not an {KIND}")
     if data.get("format_version") != FORMAT_VERSION:
         raise _malformed(path, f"format_version {data.get('format_version')!r} is not {FORMAT_VERSION}")
     if data.get("project") != PROJECT or tuple(data.get("base_revisions") or ()) != graph.bases:
         raise SafetyRefusal(
-            f"manifest {path} belongs to another project or migration history "
-            f"(project {str(data.get('project'))[:60]!r}, base {data.get('base_revisions')!r}); "
+            f"manifest {shown(str(path), 200)} belongs to another project or migration history "
+            f"(project {shown(str(data.get('project')))}, base {shown(str(data.get('base_revisions')))}); "
             "use a manifest written by this project's deploy workflow"
         )
     try:
@@ -130,7 +168,8 @@ def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
     unknown = [rev for rev in (*position, *checksums) if rev not in graph]
     if unknown:
         raise SafetyRefusal(
-            f"manifest {path} names revision(s) {', '.join(sorted(set(unknown))[:5])} that this "
+            f"manifest {shown(str(path), 200)} names revision(s) "
+            f"{', '.join(shown(rev) for rev in sorted(set(unknown))[:5])} that this "
             "checkout does not have; deploy the commit the manifest was written from"
         )
     return manifest

@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from agent_db.errors import ConfigError, SafetyRefusal
+from agent_db.errors import AgentDbError, ConfigError, SafetyRefusal
+from agent_db.inputs import shown
 from agent_db.pipeline import ledger, runner
 from agent_db.pipeline.checksums import check_applied
 from agent_db.pipeline.graph import RevisionGraph, default_graph
-from agent_db.pipeline.manifest import build_manifest, read_manifest, write_manifest
+from agent_db.pipeline.manifest import build_manifest, check_writable, read_manifest, write_manifest
 from agent_db.pipeline.positions import check_known
 from agent_db.pipeline.reporting import Reporter
 from agent_db.pipeline.target import Target, current_revisions
@@ -61,7 +62,8 @@ def read_source(source: str, manifest: Path | None, graph: RevisionGraph) -> Sou
         loaded = read_manifest(manifest, graph)
         if loaded.target != source:
             raise SafetyRefusal(
-                f"manifest {manifest} describes {loaded.target!r}, but this promotion's source is "
+                f"manifest {shown(str(manifest), 200)} describes {shown(loaded.target)}, but this "
+                f"promotion's source is "
                 f"{source}; use the manifest that the {source} stage wrote"
             )
         return SourceState(source, loaded.position, dict(loaded.checksums), str(manifest))
@@ -127,8 +129,9 @@ def promote(
     reporter: Reporter | None = None,
     graph: RevisionGraph | None = None,
 ) -> PromotionResult:
-    graph = graph or default_graph(trust_cache=False)
     settings = load_settings(to)
+    out = check_writable(manifest_out or default_manifest_path(to))
+    graph = graph or default_graph(trust_cache=False)
     if not settings.promote_from:
         raise ConfigError(
             f"{to} is not promoted from another environment (promote_from is empty in "
@@ -163,5 +166,12 @@ def promote(
         applied=run.applied,
         graph=graph,
     )
-    path = write_manifest(written, manifest_out or default_manifest_path(to))
+    try:
+        path = write_manifest(written, out)
+    except OSError as error:
+        raise AgentDbError(
+            f"{to} was promoted to {', '.join(run.after) or 'base'}, but its manifest could not be "
+            f"written to {out}: {error.strerror or error}; free the space or fix the folder, then "
+            f"run 'db.promote --to {to}' again (nothing is left to apply; it writes the manifest)"
+        ) from None
     return PromotionResult(source, run, path)

@@ -8,6 +8,7 @@ A lock wait that times out is retried with backoff and names the blocking sessio
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from psycopg import errors as pg_errors
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from agent_db.errors import ConfigError, MigrationFailed, SafetyRefusal
+from agent_db.errors import ConfigError, DatabaseUnavailable, MigrationFailed, SafetyRefusal
+from agent_db.inputs import check_reason, shown
 from agent_db.pipeline import ledger
 from agent_db.pipeline.blockers import BlockerWatch
 from agent_db.pipeline.graph import Revision, RevisionGraph, default_graph, file_checksum
@@ -27,6 +29,7 @@ from agent_db.pipeline.lock import acquire, unlock
 from agent_db.pipeline.positions import check_known
 from agent_db.pipeline.reporting import Reporter, SilentReporter
 from agent_db.pipeline.target import Target, current_revisions
+from agent_db.session import is_connection_lost
 
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
@@ -159,26 +162,54 @@ def _open_session(
     target: Target, graph: RevisionGraph, reporter: Reporter, reason: str | None
 ) -> Iterator[_Session]:
     purpose = f"agent-db-migrate:{target.name}"
-    with target.connect(purpose=purpose, autocommit=True) as lock_connection:
-        acquire(
-            lock_connection,
-            wait_seconds=target.settings.lock_wait_seconds,
-            on_wait=reporter.waiting_for_lock,
-        )
+    with _connection_loss_is_one_message(target), target.connect(purpose=purpose, autocommit=True) as lock:
+        acquire(lock, wait_seconds=target.settings.lock_wait_seconds, on_wait=reporter.waiting_for_lock)
         try:
-            ledger.ensure_ledger(lock_connection)
-            ledger.close_abandoned_steps(lock_connection)
+            ledger.ensure_ledger(lock)
+            ledger.close_abandoned_steps(lock)
             with target.connect(purpose=f"{purpose}:step") as migration:
-                yield _Session(target, lock_connection, migration, graph, reporter, uuid.uuid4(), reason)
+                yield _Session(target, lock, migration, graph, reporter, uuid.uuid4(), reason)
         finally:
-            with suppress(DBAPIError):  # when the session is gone, so is the lock
-                unlock(lock_connection)
+            # When the session is gone, so is the lock; a broken connection may also refuse
+            # with "rollback first" (not a DBAPIError).
+            with suppress(SQLAlchemyError):
+                unlock(lock)
+
+
+@contextmanager
+def _connection_loss_is_one_message(target: Target) -> Iterator[None]:
+    """The server going away between steps (restart, crash, terminated session) is one clear
+    message and exit 1, not a traceback."""
+    try:
+        yield
+    except DBAPIError as error:
+        if not is_connection_lost(error):
+            raise
+        raise DatabaseUnavailable(
+            f"lost the connection to PostgreSQL ({target.location}) during the run on "
+            f"{target.name}: {_describe_failure(error)}. Every step that finished was committed; "
+            "run the command again once the server is back"
+        ) from None
 
 
 def _describe_failure(error: BaseException) -> str:
     original = getattr(error, "orig", None) or error
     message = str(original).strip()
     return message.splitlines()[0] if message else type(original).__name__
+
+
+def _hint(error: BaseException) -> str:
+    """What to do next, by the kind of failure."""
+    if _is_lock_timeout(error):
+        return " after retries; find and end the blocking session, or run again later"
+    if str(getattr(getattr(error, "orig", None), "sqlstate", "") or "").startswith("53"):
+        # Insufficient resources: disk full (53100), out of memory (53200), temp_file_limit
+        # (53400). The revision may be fine; the server is not.
+        return (
+            "; the server ran out of a resource (disk space, memory or a limit such as "
+            "temp_file_limit): free it or raise the limit, then run again"
+        )
+    return "; fix the revision and run again"
 
 
 def _is_lock_timeout(error: BaseException) -> bool:
@@ -240,9 +271,13 @@ def _run_one(
             with BlockerWatch(session.lock, pid) as watch:
                 session.run_alembic(direction, destination, mark_success)
         except Exception as error:
+            where = f"revision {revision.id} ({revision.path.name})"
+            if is_connection_lost(error):
+                lost = _lost_during_step(session, where, error)
+                _record_failure(session, row_id, str(lost))  # when only the step's session died
+                raise lost from None
             if session.migration.in_transaction():
                 session.migration.rollback()
-            where = f"revision {revision.id} ({revision.path.name})"
             if _is_lock_timeout(error):
                 message = (
                     f"{where} could not take a lock within lock_timeout={lock_timeout}: "
@@ -258,14 +293,30 @@ def _run_one(
                 continue
             now = current_revisions(session.lock)
             position = ", ".join(now) or "base"
-            hint = (
-                " after retries; find and end the blocking session, or run again later"
-                if _is_lock_timeout(error)
-                else "; fix the revision and run again"
-            )
-            raise MigrationFailed(f"{message}. {target.name} stays at {position}{hint}") from None
+            raise MigrationFailed(f"{message}. {target.name} stays at {position}{_hint(error)}") from None
         reporter.step_finished(revision, time.monotonic() - started)
         return
+
+
+def _lost_during_step(session: _Session, where: str, error: BaseException) -> MigrationFailed:
+    """The server went away while a step ran (restart, crash, terminated session).
+
+    PostgreSQL rolls back the step's open transaction when its session ends, so nothing of the
+    revision stays applied beyond what an autocommit block (a concurrent index build) had
+    finished; its ledger row stays ``running`` and the next run closes it as failed. The lock
+    connection is gone too, so the position cannot be read now: the message says where to look.
+    """
+    with suppress(SQLAlchemyError):
+        session.migration.invalidate()
+    target = session.target
+    return MigrationFailed(
+        f"{where} was interrupted: the connection to PostgreSQL ({target.location}) was lost "
+        f"({_describe_failure(error)}), because the server restarted, stopped or ended the "
+        "session. PostgreSQL rolled back the revision's transaction, so the revision is not "
+        f"applied; run the command again once the server is back (it closes this step's ledger "
+        f"row as failed and applies the revision from the start). "
+        f"'uv run invoke db.current --env {target.name}' shows where {target.name} stands"
+    )
 
 
 def _checksum_of_file_run(revision: Revision) -> str | None:
@@ -277,7 +328,7 @@ def _checksum_of_file_run(revision: Revision) -> str | None:
 
 def _record_failure(session: _Session, row_id: int, message: str) -> None:
     # If the database went away, the row stays 'running' and the next run closes it.
-    with suppress(DBAPIError):
+    with suppress(SQLAlchemyError):
         ledger.finish_step(session.lock, row_id, "failed", message)
 
 
@@ -326,6 +377,7 @@ def downgrade(
     graph: RevisionGraph | None = None,
 ) -> RunResult:
     """Revert ``target`` down to ``to`` (an id, ``base``, or relative like ``-1``)."""
+    reason = check_reason(reason)
     require_override(target, "downgrade", allow_protected, reason)
     graph = graph or default_graph()
     relative = _relative_steps(to)
@@ -357,6 +409,7 @@ def stamp(
     graph: RevisionGraph | None = None,
 ) -> RunResult:
     """Set ``alembic_version`` to ``to`` without running anything (recorded in the ledger)."""
+    reason = check_reason(reason)
     require_override(target, "stamp", allow_protected, reason)
     graph = graph or default_graph()
     destination = graph.resolve(to)
@@ -373,11 +426,20 @@ def stamp(
 _BASE = Revision(id="base", down_revisions=(), file="base", checksum="")
 
 
+_RELATIVE = re.compile(r"-([0-9]+)")
+MAX_RELATIVE_STEPS = 100_000
+
+
 def _relative_steps(reference: str) -> int | None:
-    reference = reference.strip()
-    if reference.startswith("-") and reference[1:].isdigit():
-        steps = -int(reference[1:])
-        if steps == 0:
-            raise ConfigError("a relative downgrade needs a number of steps, such as -1")
-        return steps
-    return None
+    """``-N`` as a number of steps down. ASCII digits only (``str.isdigit`` also accepts '²',
+    which ``int`` refuses), and bounded (``int`` refuses more than 4,300 digits)."""
+    match = _RELATIVE.fullmatch(reference.strip())
+    if match is None:
+        return None
+    digits = match.group(1)
+    if len(digits) > 6 or not 0 < int(digits) <= MAX_RELATIVE_STEPS:
+        raise ConfigError(
+            f"a relative downgrade needs a number of steps between 1 and {MAX_RELATIVE_STEPS}, "
+            f"such as -1 (got {shown(reference)})"
+        )
+    return -int(digits)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from agent_api.database import SessionDep
 from agent_api.errors import ApiError, error_responses, unauthorized
+from agent_api.login_throttle import LoginThrottle
 from agent_api.schemas.common import NoNul
 from agent_api.schemas.users import Token, UserCreate, UserRead
 from agent_api.security import (
@@ -62,11 +63,40 @@ async def register(body: UserCreate, session: SessionDep) -> User:
     "/login",
     response_model=Token,
     summary="Exchange username (or email) and password for an access token",
-    responses=error_responses(401, 403),
+    responses=error_responses(401, 403, 429),
 )
 async def login(request: Request, session: SessionDep, form: Annotated[LoginForm, Form()]) -> Token:
     """Costs one Argon2 verification (~0.1 s) by design, whether or not the account exists.
-    A deactivated account gets 403 once its password is proven."""
+    A deactivated account gets 403 once its password is proven.
+
+    After 5 failed attempts for one name from one address, each further attempt must wait
+    1 s, 2 s, 4 s... (at most 15 min) after the last failure; earlier ones get 429 with
+    ``Retry-After``. A successful login clears the count; other accounts and addresses are
+    never slowed."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    key = throttle.key(form.username, request.client.host if request.client else None)
+    wait = throttle.begin(key)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"too many failed logins for this account from your address; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        token = await _authenticate(request, session, form)
+    except ApiError as error:
+        if error.status_code != 401:
+            throttle.refund(key)  # proven password (inactive account): not a guess
+        raise
+    except Exception:
+        throttle.refund(key)  # the database failed, not the caller: no penalty for an outage
+        raise
+    throttle.succeeded(key)
+    return token
+
+
+async def _authenticate(request: Request, session: SessionDep, form: LoginForm) -> Token:
     identifier = form.username.strip()
     if "@" in identifier:
         query = select(User).where(User.email == identifier.lower())
