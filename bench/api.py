@@ -240,11 +240,12 @@ def profile(url: str, key: str, users: Path, scenario: str, seconds: float, conn
             raw = out.with_suffix(".txt")
             subprocess.run(
                 [
-                    sys.executable, "-m", "py_spy", "record", "--pid", str(worker), "--duration", str(int(seconds)),
+                    str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(worker), "--duration", str(int(seconds)),
                     "--rate", "250", "--format", "raw", "--output", str(raw), "--nonblocking",
                 ],
                 check=True,
                 capture_output=True,
+                text=True,
             )
         finally:
             load.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -60,9 +61,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.session_factory = session_factory(engine)
         app.state.read_session_factory = read_only_session_factory(engine)
         app.state.expected_heads = expected_heads()
+        # What exists now (modules, routes, schemas, the engine) lives as long as the process:
+        # move it out of the collector's sight. Otherwise every full collection walks all of it
+        # and stops the worker for ~90 ms (it was the p99 of bench.api; bench/RESULTS.md).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             await engine.dispose()
 
     app = FastAPI(
