@@ -6,7 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import agent_api
@@ -95,8 +95,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.include_router(health.router)
-    api = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 413, 422))
+    # Each domain router straight onto the app: FastAPI matches included routers level by
+    # level on every request, so an intermediate /api/v1 router would cost a level of matching.
     for module in (auth, users, agents, tools, conversations, messages):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix=API_PREFIX, responses=error_responses(400, 413, 422))
     return app
