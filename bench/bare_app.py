@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 
 QUERY = "SELECT id, email, username, is_active, is_superuser FROM users WHERE id = $1"
