@@ -3,6 +3,7 @@ from temporary revisions on top of the project's history."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import psycopg
@@ -221,3 +222,61 @@ def test_backfill_in_batches_resumes_after_an_interruption(
     assert f"backfill {TABLE}: 100 rows" in second
     assert f"backfill {TABLE}: 150 rows" in second  # only the 150 rows still to do
     assert f"backfill {TABLE}: 250" not in second
+
+
+def test_backfill_sweeps_up_rows_that_live_traffic_held_or_added_behind_it(
+    versions: Path, empty_url: URL, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Batches go forward by key; at the end of the table, rows passed over because a client
+    held them (SKIP LOCKED) and rows inserted behind the last key are done in a sweep."""
+    write_revision(
+        versions,
+        "cafe00000002",
+        "cafe00000001",
+        f'op.add_column("{TABLE}", sa.Column("doubled", sa.Integer(), nullable=True))',
+        downgrade=f'op.drop_column("{TABLE}", "doubled")',
+        slug="add_column",
+    )
+    write_revision(
+        versions,
+        "cafe00000003",
+        "cafe00000002",
+        f"""
+        safe.backfill_in_batches(
+            "{TABLE}", set_clause="doubled = v * 2", pending="doubled IS NULL", batch_size=100
+        )
+        """,
+        slug="backfill",
+    )
+    target = target_for("dev", empty_url)
+    runner.upgrade(target, "cafe00000002")
+    # A trigger plays the live client: when the batch reaches row 300, the row 5 (done long
+    # before) is made pending again, as a row arriving behind the backfill would be.
+    query(
+        empty_url,
+        f"""
+        CREATE FUNCTION behind() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.id = 300 THEN
+                UPDATE {TABLE} SET doubled = NULL WHERE id = 5;
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER behind AFTER UPDATE OF doubled ON {TABLE}
+            FOR EACH ROW WHEN (NEW.doubled IS NOT NULL) EXECUTE FUNCTION behind();
+        """,
+    )
+    with psycopg.connect(conninfo(empty_url)) as client:
+        # Row 150 is held by a client's open transaction for the whole first pass.
+        client.execute(f"SELECT 1 FROM {TABLE} WHERE id = 150 FOR UPDATE")
+        release = threading.Timer(1.0, client.commit)
+        release.start()
+        try:
+            runner.upgrade(target)
+        finally:
+            release.cancel()
+            release.join()
+    assert query(empty_url, f"SELECT count(*) FROM {TABLE} WHERE doubled IS DISTINCT FROM v * 2") == [(0,)]
+    err = capfd.readouterr().err
+    assert f"backfill {TABLE}: 349 rows" in err  # the first pass, without the held row
+    assert f"backfill {TABLE}: 351 rows" in err  # the sweep: the held row and the one behind
