@@ -75,7 +75,7 @@ class LockSampler:
                             float(seconds),
                             query,
                             list(blockers),
-                            now,
+                            float(started),
                         )
                 self.samples += 1
                 self._stop.wait(self.interval)
