@@ -83,11 +83,12 @@ class LockSampler:
     def longest(
         self, since: float = 0.0, until: float = float("inf"), application: str | None = None
     ) -> Wait | None:
-        """The longest wait that was in progress between ``since`` and ``until``."""
+        """The longest wait that was in progress at some time between ``since`` and ``until``."""
         candidates = [
             w
             for w in self.waits.values()
-            if since <= w.seen_at <= until + 1
+            if w.started <= until
+            and w.ended >= since
             and (application is None or w.application.startswith(application))
         ]
         return max(candidates, key=lambda w: w.seconds, default=None)
