@@ -277,6 +277,9 @@ def test_backfill_sweeps_up_rows_that_live_traffic_held_or_added_behind_it(
             release.cancel()
             release.join()
     assert query(empty_url, f"SELECT count(*) FROM {TABLE} WHERE doubled IS DISTINCT FROM v * 2") == [(0,)]
+    # The new column had statistics before the first batch was planned.
+    analyzed = f"SELECT count(*) FROM pg_stats WHERE tablename = '{TABLE}' AND attname = 'doubled'"
+    assert query(empty_url, analyzed) == [(1,)]
     err = capfd.readouterr().err
     assert f"backfill {TABLE}: 349 rows" in err  # the first pass, without the held row
     assert f"backfill {TABLE}: 351 rows" in err  # the sweep: the held row and the one behind
