@@ -214,29 +214,94 @@ def describe_wait(wait: Wait | None) -> str:
     return f"{ms(wait.seconds)} ({wait.application}: {wait.lock}{on}; `{wait.query[:60]}`)"
 
 
+@dataclass(frozen=True)
+class Summary:
+    seconds: float
+    failed: int
+    requests: int
+    p99_before: float
+    p99_during: float
+    slowest: float
+    api_wait: Wait | None
+    migration_wait: Wait | None
+
+    @property
+    def ratio(self) -> float:
+        return self.p99_during / self.p99_before
+
+
+def summarize(run: Pass, before: float) -> Summary:
+    base = window(run.records, run.promote_started - before, run.promote_started)
+    during = window(run.records, run.promote_started, run.promote_finished)
+    return Summary(
+        seconds=run.promote_finished - run.promote_started,
+        failed=failed(run.records),
+        requests=len(run.records),
+        p99_before=percentile([r[1] for r in base], 0.99),
+        p99_during=percentile([r[1] for r in during], 0.99),
+        slowest=max((r[1] for r in during), default=float("nan")),
+        api_wait=run.waits.longest(run.promote_started, run.promote_finished, API_APPLICATION),
+        migration_wait=run.waits.longest(run.promote_started, run.promote_finished, MIGRATION_APPLICATION),
+    )
+
+
+def spread(values: list[float], fmt: Callable[[float], str]) -> str:
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
+
+
+def wait_seconds(wait: Wait | None) -> float:
+    return wait.seconds if wait is not None else 0.0
+
+
 def report(passes: list[Pass], before: float) -> str:
+    summaries = [(run, summarize(run, before)) for run in passes]
+    kinds = list(dict.fromkeys(run.kind for run in passes))
     lines = [
-        "| pass | promotion | requests | failed | p99 before | p99 during | during / before | slowest request during | longest lock wait (API) | longest lock wait (migration) |",
+        f"Medians over {max(1, len(passes) // max(1, len(kinds)))} promotion(s) of each kind (min-max).",
+        "",
+        "| pass | promotion | requests / failed | p99 before | p99 during | during / before | slowest request during | longest lock wait (API) | longest lock wait (migration) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def seconds(x: float) -> str:
+        return f"{x:.1f} s"
+
+    def ratio(x: float) -> str:
+        return f"{x:.1f}x"
+
+    for kind in kinds:
+        mine = [s for run, s in summaries if run.kind == kind]
+        lines.append(
+            f"| {kind} | {spread([s.seconds for s in mine], seconds)} | "
+            f"{sum(s.requests for s in mine):,} / {sum(s.failed for s in mine)} | "
+            f"{spread([s.p99_before for s in mine], ms)} | {spread([s.p99_during for s in mine], ms)} | "
+            f"{spread([s.ratio for s in mine], ratio)} | {spread([s.slowest for s in mine], ms)} | "
+            f"{spread([wait_seconds(s.api_wait) for s in mine], ms)} | "
+            f"{spread([wait_seconds(s.migration_wait) for s in mine], ms)} |"
+        )
+    lines += [
+        "",
+        "Every promotion:",
+        "",
+        "| pass | promotion | requests | failed | p99 before | p99 during | during / before | slowest during | longest lock wait (API) | longest lock wait (migration) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    details: list[str] = []
-    for run in passes:
-        base = window(run.records, run.promote_started - before, run.promote_started)
-        during = window(run.records, run.promote_started, run.promote_finished)
-        p99_before = percentile([r[1] for r in base], 0.99)
-        p99_during = percentile([r[1] for r in during], 0.99)
-        slowest = max((r[1] for r in during), default=float("nan"))
-        api_wait = run.waits.longest(run.promote_started, run.promote_finished, API_APPLICATION)
-        migration_wait = run.waits.longest(run.promote_started, run.promote_finished, MIGRATION_APPLICATION)
+    for run, summary in summaries:
         lines.append(
-            f"| {run.kind} | {run.promote_finished - run.promote_started:.1f} s, {run.outcome} | "
-            f"{len(run.records):,} | {failed(run.records)} | {ms(p99_before)} | {ms(p99_during)} | "
-            f"{p99_during / p99_before:.1f}x | {ms(slowest)} | {describe_wait(api_wait)} | "
-            f"{describe_wait(migration_wait)} |"
+            f"| {run.kind} | {summary.seconds:.1f} s, {run.outcome} | {summary.requests:,} | {summary.failed} | "
+            f"{ms(summary.p99_before)} | {ms(summary.p99_during)} | {summary.ratio:.1f}x | "
+            f"{ms(summary.slowest)} | {describe_wait(summary.api_wait)} | {describe_wait(summary.migration_wait)} |"
         )
-        details += [
+    shown: set[str] = set()
+    for run in passes:
+        if run.kind in shown:
+            continue
+        shown.add(run.kind)
+        lines += [
             "",
-            f"{run.kind}: per revision (load average {run.load} when the promotion started)",
+            f"{run.kind}, first promotion, per revision (load average {run.load} when it started):",
             "",
             "| revision | seconds | attempts | requests | failed | p99 | slowest | longest lock wait (API) |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -246,15 +311,17 @@ def report(passes: list[Pass], before: float) -> str:
             inside = window(run.records, step.started, end)
             latencies = [r[1] for r in inside]
             wait = run.waits.longest(step.started, end, API_APPLICATION)
-            details.append(
+            lines.append(
                 f"| {step.revision} {step.message} | {end - step.started:.2f} | {step.attempts} | "
                 f"{len(inside)} | {failed(inside)} | {ms(percentile(latencies, 0.99))} | "
                 f"{ms(max(latencies, default=float('nan')))} | {describe_wait(wait)} |"
             )
-        errors = sorted({r[4] or str(r[2]) for r in run.records if not 200 <= r[2] < 300})
-        if errors:
-            details.append(f"\nfailures ({run.kind}): " + "; ".join(errors[:5]))
-    return "\n".join(lines + details)
+    errors = sorted(
+        {f"{run.kind}: {r[4] or r[2]}" for run in passes for r in run.records if not 200 <= r[2] < 300}
+    )
+    if errors:
+        lines.append("\nfailures: " + "; ".join(errors[:8]))
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -267,6 +334,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=dataset.Shape.users)
     parser.add_argument("--messages", type=int, default=dataset.Shape.messages)
     parser.add_argument("--passes", default="safe,naive")
+    parser.add_argument("--repeat", type=int, default=3, help="promotions of each kind (medians over them)")
     parser.add_argument("--template", metavar="NAME", help="reuse a dataset database kept by --keep")
     parser.add_argument("--keep", action="store_true", help="keep the dataset (template) database")
     arguments = parser.parse_args()
@@ -288,18 +356,22 @@ def main() -> int:
     passes: list[Pass] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-migrations-") as folder:
-            for kind in [k for k in arguments.passes.split(",") if k]:
-                passes.append(
-                    run_pass(
-                        kind,
-                        template,
-                        Path(folder),
-                        rate=arguments.rate,
-                        before=arguments.before,
-                        after=arguments.after,
-                        log=log,
+            kinds = [k for k in arguments.passes.split(",") if k]
+            for repetition in range(arguments.repeat):
+                # Alternate the order, so that neither kind always runs on a warmer machine.
+                for kind in kinds if repetition % 2 == 0 else kinds[::-1]:
+                    log(f"repetition {repetition + 1}/{arguments.repeat}: {kind}")
+                    passes.append(
+                        run_pass(
+                            kind,
+                            template,
+                            Path(folder) / str(repetition),
+                            rate=arguments.rate,
+                            before=arguments.before,
+                            after=arguments.after,
+                            log=log,
+                        )
                     )
-                )
     finally:
         if built and not arguments.keep:
             drop_database(built)
