@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL
 from agent_db.errors import MigrationFailed
 from agent_db.pipeline import runner
 from agent_db.pipeline.lint import lint_revisions
+from agent_db.pipeline.plan import build_plan
 from tests.conftest import target_for
 from tests.revision_files import copy_versions, project_head, write_revision
 from tests.support import conninfo
@@ -80,6 +81,13 @@ def test_concurrent_index_runs_in_autocommit_while_the_runner_holds_the_lock(
     )
     target = target_for("dev", empty_url)
     runner.upgrade(target, "cafe00000001")
+    # The build runs in one process (parallel workers would take the traffic's cores).
+    sql = build_plan(target).as_sql()
+    assert (
+        sql.index("SET max_parallel_maintenance_workers = 0")
+        < sql.index(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_{TABLE}_v")
+        < sql.index("RESET max_parallel_maintenance_workers")
+    )
     result = runner.upgrade(target)  # incremental: only the index revision
     assert result.applied == ["cafe00000002"]
     assert index_state(empty_url, f"ix_{TABLE}_v") == [(True, False)]
