@@ -275,15 +275,25 @@ def test_backfill_sweeps_up_rows_that_live_traffic_held_or_added_behind_it(
         """,
     )
     with psycopg.connect(conninfo(empty_url)) as client:
-        # Row 150 is held by a client's open transaction for the whole first pass.
+        # Row 150 is held by a client's open transaction until every other row is done (the
+        # first pass, and row 5 in the sweep): the backfill must come back for it.
         client.execute(f"SELECT 1 FROM {TABLE} WHERE id = 150 FOR UPDATE")
-        release = threading.Timer(1.0, client.commit)
-        release.start()
+        first_pass_over = threading.Event()
+
+        def release_after_the_first_pass() -> None:
+            done = f"SELECT count(*) FROM {TABLE} WHERE doubled IS NOT NULL"
+            while not first_pass_over.wait(0.02):
+                if query(empty_url, done) == [(349,)]:
+                    break
+            client.commit()
+
+        releaser = threading.Thread(target=release_after_the_first_pass)
+        releaser.start()
         try:
             runner.upgrade(target)
         finally:
-            release.cancel()
-            release.join()
+            first_pass_over.set()
+            releaser.join()
     assert query(empty_url, f"SELECT count(*) FROM {TABLE} WHERE doubled IS DISTINCT FROM v * 2") == [(0,)]
     # The new column had statistics before the first batch was planned.
     analyzed = f"SELECT count(*) FROM pg_stats WHERE tablename = '{TABLE}' AND attname = 'doubled'"
