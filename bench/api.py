@@ -332,10 +332,12 @@ def profile(
     return summarize_profile(raw.read_text())
 
 
-def summarize_profile(collapsed: str, top: int = 25) -> str:
-    """Inclusive share of the samples per function, from py-spy's collapsed stacks."""
-    inclusive: dict[str, int] = defaultdict(int)
-    leaf: dict[str, int] = defaultdict(int)
+def summarize_profile(collapsed: str, top: int = 20) -> str:
+    """Self time by package and the busiest functions, from py-spy's collapsed stacks."""
+    import re
+
+    by_package: dict[str, int] = defaultdict(int)
+    by_function: dict[str, int] = defaultdict(int)
     total = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -343,13 +345,20 @@ def summarize_profile(collapsed: str, top: int = 25) -> str:
             continue
         count = int(count_text)
         total += count
-        frames = stack.split(";")
-        for frame in set(frames):
-            inclusive[frame] += count
-        leaf[frames[-1]] += count
-    lines = [f"{total} samples; inclusive share, then self share, of the busiest functions:"]
-    for frame, count in sorted(inclusive.items(), key=lambda item: -item[1])[:top]:
-        lines.append(f"  {100 * count / total:5.1f}%  {100 * leaf.get(frame, 0) / total:5.1f}%  {frame}")
+        leaf = stack.split(";")[-1]
+        where = re.search(r"site-packages/([^/]+)/", leaf) or re.search(r"\(([^/:]+)[/:]", leaf)
+        by_package[where.group(1) if where else leaf] += count
+        by_function[leaf] += count
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples; self time by package:"]
+    lines += [
+        f"  {100 * n / total:5.1f}%  {k}" for k, n in sorted(by_package.items(), key=lambda i: -i[1])[:12]
+    ]
+    lines.append("busiest functions (self):")
+    lines += [
+        f"  {100 * n / total:5.1f}%  {k}" for k, n in sorted(by_function.items(), key=lambda i: -i[1])[:top]
+    ]
     return "\n".join(lines)
 
 
