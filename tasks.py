@@ -458,7 +458,7 @@ def lint(c: Context) -> None:
     """ruff, format check, mypy, migration lint, workflow lint."""
     c.run("ruff check .", echo=True)
     c.run("ruff format --check .", echo=True)
-    c.run("mypy packages/db/src services/api/src tasks.py tests", echo=True)
+    c.run("mypy packages/db/src services/api/src tasks.py tests bench", echo=True)
     print("db.lint", flush=True)
     lint_migrations(c)
 
