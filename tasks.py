@@ -610,7 +610,7 @@ def lint(c: Context) -> None:
     """ruff, format check, mypy, migration lint, workflow lint."""
     c.run("ruff check .", echo=True)
     c.run("ruff format --check .", echo=True)
-    c.run("mypy packages/db/src services/api/src tasks.py tests", echo=True)
+    c.run("mypy packages/db/src services/api/src tasks.py tests bench", echo=True)
     print("db.lint", flush=True)
     lint_migrations(c)
     lint_workflows(c)
@@ -642,6 +642,62 @@ def graph(c: Context, sizes: str = "1000,5000,10000", repeat: int = 5) -> None:
     c.run(f"{sys.executable} -m bench.graph_scale --sizes {sizes} --repeat {int(repeat)}", pty=False)
 
 
-bench = Collection("bench", graph)
+@task(
+    name="api",
+    help={
+        "rounds": "rounds; every configuration runs once per round, interleaved (default 3)",
+        "seconds": "measured seconds per run (default 10)",
+        "connections": "wrk connections (default 32)",
+        "workers": "comma-separated uvicorn worker counts (default 1,2)",
+        "scenarios": "comma-separated: me, agent, messages, post (default all)",
+        "baseline": "also serve the API as it was at this git revision, in the same rounds",
+        "profile": "instead, profile this scenario on a 1-worker API with py-spy",
+    },
+)
+def api_bench(
+    c: Context,
+    rounds: int = 3,
+    seconds: float = 10,
+    connections: int = 32,
+    workers: str = "1,2",
+    scenarios: str = "me,agent,messages,post",
+    baseline: str = "",
+    profile: str = "",
+) -> None:
+    """API throughput and latency (wrk) beside pgbench -S and a bare asyncpg endpoint."""
+    command = [
+        sys.executable, "-m", "bench.api", "--rounds", str(int(rounds)), "--seconds", str(seconds),
+        "--connections", str(int(connections)), "--workers", workers, "--scenarios", scenarios,
+    ]  # fmt: skip
+    if baseline:
+        command += ["--baseline", baseline]
+    if profile:
+        command += ["--profile", profile]
+    _bench(c, command)
+
+
+@task(
+    name="migrations",
+    help={
+        "rate": "requests per second of the live traffic (default 100)",
+        "before": "seconds of baseline traffic before the promotion (default 20)",
+        "passes": "comma-separated: safe, naive (default both)",
+    },
+)
+def migrations_bench(c: Context, rate: float = 100, before: float = 20, passes: str = "safe,naive") -> None:
+    """A promotion to staging under live read and write load: safe revisions against naive ones."""
+    command = [sys.executable, "-m", "bench.migrations_load", "--rate", str(rate), "--before", str(before)]
+    _bench(c, [*command, "--passes", passes])
+
+
+def _bench(c: Context, command: list[str]) -> None:
+    import shlex
+
+    result = c.run(shlex.join(command), warn=True, pty=False)
+    if result is None or result.exited != 0:
+        raise Exit(code=result.exited if result is not None else 1)
+
+
+bench = Collection("bench", graph, api_bench, migrations_bench)
 
 ns = Collection(dev, test, chaos, audit, lint, db, api, bench)

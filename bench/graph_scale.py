@@ -110,8 +110,8 @@ def bring_to_head(url: str, versions: Path, generated: list[str]) -> None:
 
 def run(sizes: list[int], repeat: int) -> str:
     lines = [
-        "| revisions | db.current | db.status | db.plan | db.upgrade (no-op) | alembic current | alembic upgrade head (no-op) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| revisions | db.current | db.status | db.plan | db.upgrade (no-op) | alembic current | alembic upgrade head (no-op) | load average |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-graph-") as folder:
@@ -144,7 +144,8 @@ def run(sizes: list[int], repeat: int) -> str:
                 ]
             finally:
                 drop_database(database)
-        lines.append(f"| {size:,} | " + " | ".join(t.cell() for t in timings) + " |")
+        load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+        lines.append(f"| {size:,} | " + " | ".join(t.cell() for t in timings) + f" | {load} |")
         print(lines[-1], flush=True)
     return "\n".join([f"Machine: {machine()}", "", *lines])
 

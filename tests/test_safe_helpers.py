@@ -3,6 +3,7 @@ from temporary revisions on top of the project's history."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import psycopg
@@ -12,6 +13,7 @@ from sqlalchemy.engine import URL
 from agent_db.errors import MigrationFailed
 from agent_db.pipeline import runner
 from agent_db.pipeline.lint import lint_revisions
+from agent_db.pipeline.plan import build_plan
 from tests.conftest import target_for
 from tests.revision_files import copy_versions, project_head, write_revision
 from tests.support import conninfo
@@ -79,6 +81,13 @@ def test_concurrent_index_runs_in_autocommit_while_the_runner_holds_the_lock(
     )
     target = target_for("dev", empty_url)
     runner.upgrade(target, "cafe00000001")
+    # The build runs in one process (parallel workers would take the traffic's cores).
+    sql = build_plan(target).as_sql()
+    assert (
+        sql.index("SET max_parallel_maintenance_workers = 0")
+        < sql.index(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_{TABLE}_v")
+        < sql.index("RESET max_parallel_maintenance_workers")
+    )
     result = runner.upgrade(target)  # incremental: only the index revision
     assert result.applied == ["cafe00000002"]
     assert index_state(empty_url, f"ix_{TABLE}_v") == [(True, False)]
@@ -221,3 +230,74 @@ def test_backfill_in_batches_resumes_after_an_interruption(
     assert f"backfill {TABLE}: 100 rows" in second
     assert f"backfill {TABLE}: 150 rows" in second  # only the 150 rows still to do
     assert f"backfill {TABLE}: 250" not in second
+
+
+def test_backfill_sweeps_up_rows_that_live_traffic_held_or_added_behind_it(
+    versions: Path, empty_url: URL, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Batches go forward by key; at the end of the table, rows passed over because a client
+    held them (SKIP LOCKED) and rows inserted behind the last key are done in a sweep."""
+    write_revision(
+        versions,
+        "cafe00000002",
+        "cafe00000001",
+        f'op.add_column("{TABLE}", sa.Column("doubled", sa.Integer(), nullable=True))',
+        downgrade=f'op.drop_column("{TABLE}", "doubled")',
+        slug="add_column",
+    )
+    write_revision(
+        versions,
+        "cafe00000003",
+        "cafe00000002",
+        f"""
+        safe.backfill_in_batches(
+            "{TABLE}", set_clause="doubled = v * 2", pending="doubled IS NULL", batch_size=100
+        )
+        """,
+        slug="backfill",
+    )
+    target = target_for("dev", empty_url)
+    runner.upgrade(target, "cafe00000002")
+    # A trigger plays the live client: when the batch reaches row 300, the row 5 (done long
+    # before) is made pending again, as a row arriving behind the backfill would be.
+    query(
+        empty_url,
+        f"""
+        CREATE FUNCTION behind() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.id = 300 THEN
+                UPDATE {TABLE} SET doubled = NULL WHERE id = 5;
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER behind AFTER UPDATE OF doubled ON {TABLE}
+            FOR EACH ROW WHEN (NEW.doubled IS NOT NULL) EXECUTE FUNCTION behind();
+        """,
+    )
+    with psycopg.connect(conninfo(empty_url)) as client:
+        # Row 150 is held by a client's open transaction until every other row is done (the
+        # first pass, and row 5 in the sweep): the backfill must come back for it.
+        client.execute(f"SELECT 1 FROM {TABLE} WHERE id = 150 FOR UPDATE")
+        first_pass_over = threading.Event()
+
+        def release_after_the_first_pass() -> None:
+            done = f"SELECT count(*) FROM {TABLE} WHERE doubled IS NOT NULL"
+            while not first_pass_over.wait(0.02):
+                if query(empty_url, done) == [(349,)]:
+                    break
+            client.commit()
+
+        releaser = threading.Thread(target=release_after_the_first_pass)
+        releaser.start()
+        try:
+            runner.upgrade(target)
+        finally:
+            first_pass_over.set()
+            releaser.join()
+    assert query(empty_url, f"SELECT count(*) FROM {TABLE} WHERE doubled IS DISTINCT FROM v * 2") == [(0,)]
+    # The new column had statistics before the first batch was planned.
+    analyzed = f"SELECT count(*) FROM pg_stats WHERE tablename = '{TABLE}' AND attname = 'doubled'"
+    assert query(empty_url, analyzed) == [(1,)]
+    err = capfd.readouterr().err
+    assert f"backfill {TABLE}: 349 rows" in err  # the first pass, without the held row
+    assert f"backfill {TABLE}: 351 rows" in err  # the sweep: the held row and the one behind

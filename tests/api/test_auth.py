@@ -9,7 +9,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from agent_api.security import create_access_token
+from agent_api.security import InvalidToken, create_access_token, decode_access_token
 from tests.api.conftest import PASSWORD, MakeUser, error_code, password_hash, unique
 
 pytestmark = pytest.mark.anyio
@@ -147,6 +147,24 @@ async def test_expired_forged_and_orphan_tokens_are_401(
         response = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token.token}"})
         assert response.status_code == 401, response.text
         assert error_code(response) == "invalid_token"
+
+
+def test_a_remembered_token_still_expires_and_stays_bound_to_its_key() -> None:
+    """Verified tokens are remembered for speed; that must not extend their life or let
+    another key accept them."""
+    key = "remembered-key-" + "r" * 32
+    token = create_access_token(7, "hash", key=key, minutes=1).token
+    claims = decode_access_token(token, key=key)
+    assert claims.user_id == 7
+    assert decode_access_token(token, key=key, now=claims.expires_at - 1) == claims
+    with pytest.raises(InvalidToken, match="expired"):
+        decode_access_token(token, key=key, now=claims.expires_at)
+    with pytest.raises(InvalidToken):
+        decode_access_token(token, key="another-key-" + "a" * 32)
+    head, _, signature = token.rpartition(".")
+    tampered = f"{head}.{signature[:10]}{'B' if signature[10] == 'A' else 'A'}{signature[11:]}"
+    with pytest.raises(InvalidToken):
+        decode_access_token(tampered, key=key)
 
 
 async def test_update_me(client: httpx.AsyncClient, make_user: MakeUser) -> None:

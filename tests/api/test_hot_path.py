@@ -72,3 +72,46 @@ async def test_listing_agents_with_tools_is_not_n_plus_1(
     assert all(len(agent["tools"]) == 1 for agent in response.json()["items"])
     # The user, the page of agents, the tools of the whole page.
     assert len(seen["statements"]) == 3
+
+
+async def test_reading_an_agent_with_its_tools_is_one_query(
+    client: httpx.AsyncClient, app: FastAPI, make_user: MakeUser
+) -> None:
+    admin, user = await make_user(superuser=True), await make_user()
+    tools = [
+        (await client.post("/api/v1/tools", headers=admin.headers, json={"name": unique("t")})).json()
+        for _ in range(2)
+    ]
+    agent = (
+        await client.post("/api/v1/agents", headers=user.headers, json={"name": "a", "model": "m"})
+    ).json()
+    for tool in tools:
+        await client.put(f"/api/v1/agents/{agent['id']}/tools/{tool['id']}", headers=user.headers)
+    with recorded(app) as seen:
+        response = await client.get(f"/api/v1/agents/{agent['id']}", headers=user.headers)
+    assert [t["id"] for t in response.json()["tools"]] == sorted(t["id"] for t in tools)
+    # The user, then the agent joined with its tools.
+    assert len(seen["statements"]) == 2
+
+
+async def test_a_page_of_messages_is_one_query_and_an_append_two(
+    client: httpx.AsyncClient, app: FastAPI, make_user: MakeUser
+) -> None:
+    user = await make_user()
+    agent = (
+        await client.post("/api/v1/agents", headers=user.headers, json={"name": "a", "model": "m"})
+    ).json()
+    conversation = (
+        await client.post(f"/api/v1/agents/{agent['id']}/conversations", headers=user.headers, json={})
+    ).json()
+    path = f"/api/v1/conversations/{conversation['id']}/messages"
+    with recorded(app) as seen:
+        appended = await client.post(path, headers=user.headers, json={"role": "user", "content": "hi"})
+    assert appended.status_code == 201
+    # The user, the conversation's counters, the insert.
+    assert len(seen["statements"]) == 3
+    with recorded(app) as seen:
+        page = await client.get(path, headers=user.headers)
+    assert [m["content"] for m in page.json()["items"]] == ["hi"]
+    # The user, then the page guarded by the ownership test.
+    assert len(seen["statements"]) == 2

@@ -53,9 +53,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     without waiting for the client to read the response.
     """
     state = request.app.state
-    factory: async_sessionmaker[AsyncSession] = (
-        state.read_session_factory if request.method in SAFE_METHODS else state.session_factory
-    )
+    if request.method in SAFE_METHODS:
+        async with state.read_session_factory() as session:
+            # Autocommit: there is nothing to commit; closing returns the connection.
+            yield session
+        return
+    factory: async_sessionmaker[AsyncSession] = state.session_factory
     async with factory() as session:
         try:
             yield session

@@ -81,6 +81,11 @@ async def fetch_page[M: HasId](
     after = decode_cursor(kind, cursor)
     statement = query.where(id_column > after).order_by(id_column).limit(limit + 1)
     rows: list[Any] = list((await session.scalars(statement)).all())
+    return cut_page(rows, kind=kind, limit=limit)
+
+
+def cut_page[R: HasId](rows: Sequence[R], *, kind: str, limit: int) -> tuple[Sequence[R], str | None]:
+    """``rows`` fetched with ``LIMIT limit + 1``: the page, and the next cursor when there is more."""
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

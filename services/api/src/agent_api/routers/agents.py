@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from agent_api.database import SessionDep
@@ -30,10 +30,19 @@ def _owned(user: User) -> Select[Agent]:
     return select(Agent).where(Agent.owner_id == user.id).options(selectinload(Agent.tools))
 
 
+# One agent with its tools in one round trip (LEFT JOIN), built once with bound parameters.
+# populate_existing: after attaching or detaching, the agent is read again in the same session.
+_OWNED_AGENT = (
+    select(Agent)
+    .where(Agent.id == bindparam("agent_id"), Agent.owner_id == bindparam("owner_id"))
+    .options(joinedload(Agent.tools))
+    .execution_options(populate_existing=True)
+)
+
+
 async def owned_agent(session: SessionDep, user: User, agent_id: int) -> Agent:
-    agent = await session.scalar(
-        _owned(user).where(Agent.id == agent_id).execution_options(populate_existing=True)
-    )
+    found = await session.scalars(_OWNED_AGENT, {"agent_id": agent_id, "owner_id": user.id})
+    agent = found.unique().one_or_none()
     if agent is None:
         raise not_found("agent")
     return agent

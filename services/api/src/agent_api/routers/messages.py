@@ -8,18 +8,18 @@ to one conversation are serialised and draw their ids in commit order: a reader 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Path
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 
 from agent_api.database import SessionDep
 from agent_api.deps import CurrentUser
-from agent_api.errors import error_responses, not_found
-from agent_api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, fetch_page
+from agent_api.errors import ApiError, error_responses, not_found
+from agent_api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, cut_page, decode_cursor
 from agent_api.schemas.common import MAX_BIGINT
 from agent_api.schemas.messages import MessageCreate, MessagePage, MessageRead
-from agent_db.models import Conversation, Message
+from agent_db.models import Conversation, Message, User
 
 router = APIRouter(
     prefix="/conversations/{conversation_id}/messages",
@@ -29,28 +29,51 @@ router = APIRouter(
 
 ConversationId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="The conversation's id")]
 
+# The statements are built once, with bound parameters: building a SQLAlchemy statement costs
+# more than running it here (bench/RESULTS.md). Messages are read and returned as plain rows:
+# nothing changes them after the insert, so the ORM's identity map would only cost time.
+MESSAGES = cast(Table, Message.__table__)
+_OWNED = select(Conversation.id).where(
+    Conversation.id == bindparam("conversation_id"), Conversation.user_id == bindparam("user_id")
+)
+# A page in one round trip: the ownership test is an uncorrelated EXISTS, which PostgreSQL
+# evaluates once. An empty result is then told apart (an empty page, or not yours) by _OWNED.
+_PAGE = (
+    select(MESSAGES)
+    .where(
+        MESSAGES.c.conversation_id == bindparam("conversation_id"),
+        MESSAGES.c.id > bindparam("after"),
+        exists(_OWNED),
+    )
+    .order_by(MESSAGES.c.id)
+    .limit(bindparam("limit"))
+)
+_BUMP = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("cid"), Conversation.user_id == bindparam("uid"))
+    .values(message_count=Conversation.message_count + 1, last_message_at=func.now(), updated_at=func.now())
+    .returning(Conversation.id)
+    .execution_options(synchronize_session=False)
+)
+# The columns come from the parameters (conversation_id and MessageCreate's fields).
+_APPEND = insert(MESSAGES).returning(*MESSAGES.c)
+
+
+async def _require_conversation(session: SessionDep, user: User, conversation_id: int) -> None:
+    found = await session.scalar(_OWNED, {"conversation_id": conversation_id, "user_id": user.id})
+    if found is None:
+        raise not_found("conversation")
+
 
 @router.post("", status_code=201, response_model=MessageRead, summary="Append a message")
 async def append_message(
     conversation_id: ConversationId, body: MessageCreate, user: CurrentUser, session: SessionDep
-) -> Message:
-    bumped = await session.scalar(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.user_id == user.id)
-        .values(
-            message_count=Conversation.message_count + 1,
-            last_message_at=func.now(),
-            updated_at=func.now(),
-        )
-        .returning(Conversation.id)
-    )
+) -> MessageRead:
+    bumped = await session.scalar(_BUMP, {"cid": conversation_id, "uid": user.id})
     if bumped is None:
         raise not_found("conversation")
-    inserted = await session.scalars(
-        insert(Message).values(conversation_id=conversation_id, **body.model_dump()).returning(Message)
-    )
-    message: Message = inserted.one()
-    return message
+    row = (await session.execute(_APPEND, {"conversation_id": conversation_id, **body.model_dump()})).one()
+    return MessageRead.model_validate(row)
 
 
 @router.get("", response_model=MessagePage, summary="List a conversation's messages, oldest first")
@@ -62,17 +85,15 @@ async def list_messages(
     limit: LimitQuery = DEFAULT_LIMIT,
 ) -> MessagePage:
     """Messages appended while you page show up on later pages; none is skipped or repeated."""
-    owned = await session.scalar(
-        select(Conversation.id).where(Conversation.id == conversation_id, Conversation.user_id == user.id)
-    )
-    if owned is None:
-        raise not_found("conversation")
-    messages, next_cursor = await fetch_page(
-        session,
-        select(Message).where(Message.conversation_id == conversation_id),
-        Message.id,
-        kind="m",
-        cursor=cursor,
-        limit=limit,
-    )
+    try:
+        after = decode_cursor("m", cursor)
+    except ApiError:
+        # Someone else's conversation is a 404 whatever the cursor, as a missing one is.
+        await _require_conversation(session, user, conversation_id)
+        raise
+    parameters = {"conversation_id": conversation_id, "user_id": user.id, "after": after, "limit": limit + 1}
+    rows = (await session.execute(_PAGE, parameters)).all()
+    if not rows:
+        await _require_conversation(session, user, conversation_id)
+    messages, next_cursor = cut_page(rows, kind="m", limit=limit)
     return MessagePage(items=[MessageRead.model_validate(m) for m in messages], next_cursor=next_cursor)
