@@ -18,7 +18,7 @@ from agent_db.pipeline.status import collect_status
 from agent_db.pipeline.target import Target
 from agent_db.pipeline.verify import verify
 from tests.revisions import add_revision, copy_history, project_head
-from tests.support import DatabaseFactory, conninfo, run_invoke, url_text
+from tests.support import ROOT, DatabaseFactory, conninfo, run_invoke, url_text
 
 
 @dataclass
@@ -50,6 +50,9 @@ def stages(databases: DatabaseFactory, tmp_path: Path, monkeypatch: pytest.Monke
     for name, value in result.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AGENT_DB_CACHE_DIR", str(tmp_path / "cache"))
+    # Promotions without --manifest-out write manifests/<env>.json under the working directory.
+    monkeypatch.setenv("AGENT_ENVIRONMENTS_DIR", str(ROOT / "environments"))
+    monkeypatch.chdir(tmp_path)
     return result
 
 
