@@ -96,3 +96,63 @@ def machine() -> str:
         f"{platform.node()}: {cpus} CPUs, Python {platform.python_version()}, PostgreSQL {version}; "
         f"writing bytecode: {bytecode} (site-packages precompiled by `uv sync --compile-bytecode`)"
     )
+
+
+REVISION_TEMPLATE = '''"""{message}
+
+Revision ID: {revision}
+Revises: {parent}
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op
+
+from agent_db.migrations import safe  # noqa: F401
+
+revision: str = "{revision}"
+down_revision: str | Sequence[str] | None = "{parent}"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+{upgrade}
+
+
+def downgrade() -> None:
+{downgrade}
+'''
+
+
+def copy_history(folder: Path, name: str = "versions") -> tuple[Path, str]:
+    """A copy of the project's versions folder, and its head, to stack revisions on."""
+    import shutil
+
+    from agent_db.pipeline.graph import default_graph
+    from agent_db.versions import VERSIONS_DIR
+
+    versions = folder / name
+    shutil.copytree(VERSIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
+    return versions, default_graph().single_head()
+
+
+def write_revision(
+    versions: Path, revision: str, parent: str, message: str, upgrade: str, downgrade: str
+) -> Path:
+    """A revision file on top of ``parent`` whose bodies are the given statements."""
+    import textwrap
+
+    slug = message.replace(" ", "_")[:40]
+    path = versions / f"20300101_0000_{revision}_{slug}.py"
+    path.write_text(
+        REVISION_TEMPLATE.format(
+            message=message,
+            revision=revision,
+            parent=parent,
+            upgrade=textwrap.indent(textwrap.dedent(upgrade).strip(), "    "),
+            downgrade=textwrap.indent(textwrap.dedent(downgrade).strip(), "    "),
+        )
+    )
+    return path

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from bench.common import (
     Timing,
     alembic,
     alembic_ini_for,
+    copy_history,
     create_database,
     drop_database,
     invoke,
@@ -30,45 +30,22 @@ from bench.common import (
     server_url,
     time_command,
     with_database,
+    write_revision,
 )
-
-TEMPLATE = '''"""generated step {index}
-
-Revision ID: {revision}
-Revises: {parent}
-"""
-
-from collections.abc import Sequence
-
-from alembic import op
-
-revision: str = "{revision}"
-down_revision: str | Sequence[str] | None = "{parent}"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-
-def upgrade() -> None:
-    op.execute("SELECT 1")
-
-
-def downgrade() -> None:
-    op.execute("SELECT 1")
-'''
 
 
 def generate(folder: Path, count: int) -> tuple[Path, list[str]]:
-    from agent_db.pipeline.graph import default_graph
-    from agent_db.versions import VERSIONS_DIR
-
-    versions = folder / "versions"
-    shutil.copytree(VERSIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
-    parent = default_graph().single_head()
+    versions, parent = copy_history(folder)
     generated = []
     for index in range(count):
         revision = f"b{index:011x}"
-        (versions / f"20300101_0000_{revision}_generated_step_{index}.py").write_text(
-            TEMPLATE.format(index=index, revision=revision, parent=parent)
+        write_revision(
+            versions,
+            revision,
+            parent,
+            f"generated step {index}",
+            'op.execute("SELECT 1")',
+            'op.execute("SELECT 1")',
         )
         generated.append(revision)
         parent = revision

@@ -16,9 +16,9 @@ Each change is a revision of its own (one transaction each, as the runner runs t
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 from pathlib import Path
+
+from bench.common import copy_history, write_revision
 
 ADD_COLUMNS = """
 op.add_column("conversations", sa.Column("archived", sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -87,54 +87,13 @@ NAIVE = [
 ]
 SETS = {"safe": SAFE, "naive": NAIVE}
 
-TEMPLATE = '''"""{message}
-
-Revision ID: {revision}
-Revises: {parent}
-"""
-
-from collections.abc import Sequence
-
-import sqlalchemy as sa
-from alembic import op
-
-from agent_db.migrations import safe
-
-revision: str = "{revision}"
-down_revision: str | Sequence[str] | None = "{parent}"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-
-def upgrade() -> None:
-{upgrade}
-
-
-def downgrade() -> None:
-{downgrade}
-'''
-
 
 def write(kind: str, folder: Path) -> tuple[Path, list[str]]:
     """A copy of the project's versions folder with the ``kind`` set on top; its revision ids."""
-    from agent_db.pipeline.graph import default_graph
-    from agent_db.versions import VERSIONS_DIR
-
-    versions = folder / f"versions-{kind}"
-    shutil.copytree(VERSIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
-    parent = default_graph().single_head()
+    versions, parent = copy_history(folder, f"versions-{kind}")
     ids = []
     for revision, message, upgrade, downgrade in SETS[kind]:
-        slug = message.replace(" ", "_")[:40]
-        (versions / f"20300101_0000_{revision}_{slug}.py").write_text(
-            TEMPLATE.format(
-                message=message,
-                revision=revision,
-                parent=parent,
-                upgrade=textwrap.indent(textwrap.dedent(upgrade).strip(), "    "),
-                downgrade=textwrap.indent(textwrap.dedent(downgrade).strip(), "    "),
-            )
-        )
+        write_revision(versions, revision, parent, message, upgrade, downgrade)
         ids.append(revision)
         parent = revision
     return versions, ids
