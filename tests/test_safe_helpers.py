@@ -169,9 +169,8 @@ def test_not_valid_constraints_then_validate_in_the_next_revision(versions: Path
     ]
 
 
-def test_backfill_in_batches_resumes_after_an_interruption(
-    versions: Path, empty_url: URL, capfd: pytest.CaptureFixture[str]
-) -> None:
+def add_doubled_column_and_backfill(versions: Path) -> None:
+    """cafe00000002 adds a nullable column; cafe00000003 backfills it in batches of 100."""
     write_revision(
         versions,
         "cafe00000002",
@@ -191,6 +190,12 @@ def test_backfill_in_batches_resumes_after_an_interruption(
         """,
         slug="backfill",
     )
+
+
+def test_backfill_in_batches_resumes_after_an_interruption(
+    versions: Path, empty_url: URL, capfd: pytest.CaptureFixture[str]
+) -> None:
+    add_doubled_column_and_backfill(versions)
     assert lint_revisions().ok
     target = target_for("dev", empty_url)
     runner.upgrade(target, "cafe00000002")
@@ -237,25 +242,7 @@ def test_backfill_sweeps_up_rows_that_live_traffic_held_or_added_behind_it(
 ) -> None:
     """Batches go forward by key; at the end of the table, rows passed over because a client
     held them (SKIP LOCKED) and rows inserted behind the last key are done in a sweep."""
-    write_revision(
-        versions,
-        "cafe00000002",
-        "cafe00000001",
-        f'op.add_column("{TABLE}", sa.Column("doubled", sa.Integer(), nullable=True))',
-        downgrade=f'op.drop_column("{TABLE}", "doubled")',
-        slug="add_column",
-    )
-    write_revision(
-        versions,
-        "cafe00000003",
-        "cafe00000002",
-        f"""
-        safe.backfill_in_batches(
-            "{TABLE}", set_clause="doubled = v * 2", pending="doubled IS NULL", batch_size=100
-        )
-        """,
-        slug="backfill",
-    )
+    add_doubled_column_and_backfill(versions)
     target = target_for("dev", empty_url)
     runner.upgrade(target, "cafe00000002")
     # A trigger plays the live client: when the batch reaches row 300, the row 5 (done long

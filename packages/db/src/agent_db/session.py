@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from agent_db.errors import DatabaseUnavailable
+from agent_db.errors import ConfigError, DatabaseUnavailable
 from agent_db.settings import DatabaseSettings
 from agent_db.urls import describe_location, sync_url
 
@@ -21,15 +21,27 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_SECONDS = 5
 
 
-def resolve_url(settings: DatabaseSettings) -> URL:
-    """The environment's URL (toolkit driver); dev falls back to the embedded PostgreSQL."""
+def resolve_url(settings: DatabaseSettings, *, start_embedded: bool = True) -> URL:
+    """The environment's URL (toolkit driver); dev falls back to the embedded PostgreSQL.
+
+    With ``start_embedded=False`` (status, history) the embedded server is only joined when it
+    already runs; otherwise the error says how to start it.
+    """
     url = settings.configured_url()
     if url is None:
         if not settings.embedded_fallback:
             raise settings.missing_url_error()
-        from agent_db.embedded import embedded_database_url
+        from agent_db.embedded import embedded_database_url, running_database_url
 
-        url = embedded_database_url()
+        if start_embedded:
+            url = embedded_database_url()
+        else:
+            url = running_database_url()
+            if url is None:
+                raise ConfigError(
+                    f"{settings.database_url_env} is not set and the embedded PostgreSQL is not "
+                    "running; start it with 'uv run invoke dev'"
+                )
     return sync_url(url)
 
 

@@ -9,7 +9,6 @@ from agent_db.pipeline.graph import RevisionGraph
 from agent_db.pipeline.target import Target, current_revisions
 from agent_db.session import resolve_url
 from agent_db.settings import DatabaseSettings, load_all_settings
-from agent_db.urls import sync_url
 
 
 @dataclass(frozen=True)
@@ -28,21 +27,10 @@ def read_position(target: Target) -> tuple[str, ...]:
 
 
 def try_open(settings: DatabaseSettings) -> tuple[Target | None, str | None]:
-    """The environment's target, or why it cannot be reached; never raises."""
+    """The environment's target, or why it cannot be reached; never raises, never starts the
+    embedded server."""
     try:
-        if settings.url_is_set:
-            return Target(settings, resolve_url(settings)), None
-        if not settings.embedded_fallback:
-            return None, f"{settings.database_url_env} is not set"
-        from agent_db.embedded import running_database_url
-
-        url = running_database_url()
-        if url is None:
-            return None, (
-                f"{settings.database_url_env} is not set and the embedded PostgreSQL is not "
-                "running; start it with 'uv run invoke dev'"
-            )
-        return Target(settings, sync_url(url)), None
+        return Target(settings, resolve_url(settings, start_embedded=False)), None
     except AgentDbError as error:
         return None, str(error)
 
