@@ -38,7 +38,7 @@ def reports_errors[F: Callable[..., Any]](function: F) -> F:
         except AgentDbError as error:
             from rich.markup import escape
 
-            from agent_db.console import err_console
+            from agent_db.cli.console import err_console
 
             # Messages quote what they were given (a flag, another session's query): escaped,
             # or Rich would read "[...]" in them as markup.
@@ -59,12 +59,12 @@ def _print_json(data: Any) -> None:
 @reports_errors
 def current(c: Context, env: str = "dev") -> None:
     """Print the environment's revision(s), marked (head) when at head."""
-    from agent_db.pipeline.graph import default_graph
-    from agent_db.pipeline.positions import read_position
-    from agent_db.pipeline.target import Target
+    from agent_db.commands.positions import read_position
+    from agent_db.database.target import Target
+    from agent_db.revisions.graph import default_graph
 
     graph = default_graph()
-    revisions = read_position(Target.open(env))
+    revisions = read_position(Target.resolve(env))
     if not revisions:
         print("base (no revision applied)")
     for revision in revisions:
@@ -77,7 +77,7 @@ def current(c: Context, env: str = "dev") -> None:
 @reports_errors
 def heads(c: Context, env: str = "dev") -> None:
     """Print the head revision(s) of the migration history."""
-    from agent_db.pipeline.graph import default_graph
+    from agent_db.revisions.graph import default_graph
     from agent_db.settings import load_settings
 
     load_settings(env)  # an unknown --env is an error here too, not silently ignored
@@ -91,9 +91,9 @@ def heads(c: Context, env: str = "dev") -> None:
 @reports_errors
 def history(c: Context, env: str = "dev", verbose: bool = False) -> None:
     """The revision history, newest first, marking where each reachable environment stands."""
-    from agent_db.pipeline import history as history_module
-    from agent_db.pipeline.graph import default_graph
-    from agent_db.pipeline.positions import all_positions
+    from agent_db.commands import history as history_module
+    from agent_db.commands.positions import all_positions
+    from agent_db.revisions.graph import default_graph
     from agent_db.settings import load_settings
 
     load_settings(env)  # an unknown --env is an error here too, not silently ignored
@@ -115,13 +115,13 @@ def history(c: Context, env: str = "dev", verbose: bool = False) -> None:
 
 
 def _target(env: str) -> Any:
-    from agent_db.pipeline.target import Target
+    from agent_db.database.target import Target
 
-    return Target.open(env)
+    return Target.resolve(env)
 
 
 def _reporter(env: str) -> Any:
-    from agent_db.console import RichReporter
+    from agent_db.cli.console import RichReporter
 
     return RichReporter(env)
 
@@ -130,7 +130,7 @@ def _print_result(result: Any, as_json: bool) -> None:
     if as_json:
         _print_json(result.as_json())
         return
-    from agent_db.console import err_console
+    from agent_db.cli.console import err_console
 
     after = ", ".join(result.after) or "base"
     if result.nothing_to_do:
@@ -143,9 +143,9 @@ def _print_result(result: Any, as_json: bool) -> None:
 @reports_errors
 def upgrade(c: Context, env: str = "dev", to: str = "head", json: bool = False) -> None:
     """Apply revisions up to --to under the migration lock, timeouts and ledger."""
-    from agent_db.pipeline import runner
+    from agent_db.commands import migrate
 
-    _print_result(runner.upgrade(_target(env), to, reporter=_reporter(env)), json)
+    _print_result(migrate.upgrade(_target(env), to, reporter=_reporter(env)), json)
 
 
 OVERRIDE_HELP = {
@@ -172,9 +172,9 @@ def downgrade(
     json: bool = False,
 ) -> None:
     """Revert revisions down to --to (refused on protected environments without override)."""
-    from agent_db.pipeline import runner
+    from agent_db.commands import migrate
 
-    result = runner.downgrade(
+    result = migrate.downgrade(
         _target(env),
         to,
         allow_protected=allow_protected,
@@ -188,9 +188,9 @@ def downgrade(
 @reports_errors
 def stamp(c: Context, to: str, env: str = "dev", allow_protected: bool = False, reason: str = "") -> None:
     """Record --to as the current revision without running it (refused on protected envs)."""
-    from agent_db.pipeline import runner
+    from agent_db.commands import migrate
 
-    result = runner.stamp(
+    result = migrate.stamp(
         _target(env),
         to,
         allow_protected=allow_protected,
@@ -210,7 +210,7 @@ def stamp(c: Context, to: str, env: str = "dev", allow_protected: bool = False, 
 @reports_errors
 def revision(c: Context, message: str, env: str = "dev", autogenerate: bool = False) -> None:
     """Write a new revision file into packages/db/src/agent_db/migrations/versions/."""
-    from agent_db.pipeline.authoring import create_revision
+    from agent_db.commands.authoring import create_revision
 
     for path in create_revision(_target(env), message, autogenerate=autogenerate):
         print(os.path.relpath(path, ROOT))
@@ -220,8 +220,8 @@ def revision(c: Context, message: str, env: str = "dev", autogenerate: bool = Fa
 @reports_errors
 def check(c: Context, env: str = "dev") -> None:
     """Fail (exit 3) when the models and the migrations disagree."""
-    from agent_db.console import err_console
-    from agent_db.pipeline.authoring import check_models_match
+    from agent_db.cli.console import err_console
+    from agent_db.commands.authoring import check_models_match
 
     check_models_match(_target(env))
     err_console.print("models and migrations agree")
@@ -237,8 +237,8 @@ def check(c: Context, env: str = "dev") -> None:
 @reports_errors
 def status(c: Context, json: bool = False, markdown: bool = False, drift: bool = True) -> None:
     """Every environment side by side: current, pending, checksums, drift, last deployment."""
-    from agent_db.pipeline.graph import default_graph
-    from agent_db.pipeline.status import collect_status
+    from agent_db.commands.status import collect_status
+    from agent_db.revisions.graph import default_graph
 
     graph = default_graph()
     result = collect_status(drift=drift, graph=graph)
@@ -246,11 +246,11 @@ def status(c: Context, json: bool = False, markdown: bool = False, drift: bool =
         _print_json(result.as_json())
         return
     if markdown:
-        from agent_db.pipeline.status_markdown import render_markdown
+        from agent_db.cli.status_markdown import render_markdown
 
         print(render_markdown(result, graph), end="")
         return
-    from agent_db.console import print_status
+    from agent_db.cli.console import print_status
 
     print_status(result)
 
@@ -259,7 +259,7 @@ def status(c: Context, json: bool = False, markdown: bool = False, drift: bool =
 @reports_errors
 def plan(c: Context, env: str = "dev", to: str = "head", json: bool = False) -> None:
     """The revisions and the exact SQL that db.upgrade would run now; runs nothing."""
-    from agent_db.pipeline.plan import build_plan
+    from agent_db.commands.plan import build_plan
 
     result = build_plan(_target(env), to)
     if json:
@@ -278,8 +278,8 @@ def plan(c: Context, env: str = "dev", to: str = "head", json: bool = False) -> 
 @reports_errors
 def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True) -> None:
     """Applied revisions' checksums against the files, and the live schema against the history."""
+    from agent_db.commands.verify import verify as run_verify
     from agent_db.errors import SafetyRefusal
-    from agent_db.pipeline.verify import verify as run_verify
 
     result = run_verify(_target(env), drift=drift)
     if json:
@@ -294,7 +294,7 @@ def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True)
             "capture them in a new revision"
         )
     if not json:
-        from agent_db.console import err_console
+        from agent_db.cli.console import err_console
 
         unrecorded = result.checksums.unrecorded
         note = f" ({len(unrecorded)} applied revision(s) have no ledger record)" if unrecorded else ""
@@ -314,9 +314,9 @@ def promote(
     c: Context, to: str, manifest: str | None = None, manifest_out: str | None = None, json: bool = False
 ) -> None:
     """Move --to to the revision its promote_from environment has verified, never further."""
-    from agent_db.console import err_console
+    from agent_db.cli.console import err_console
+    from agent_db.commands.promote import promote as run_promote
     from agent_db.inputs import check_path
-    from agent_db.pipeline.promote import promote as run_promote
 
     # None when the flag is absent; an empty value given on purpose is refused, not ignored.
     result = run_promote(
@@ -348,13 +348,13 @@ def promote(
 @reports_errors
 def lint_migrations(c: Context, env: str = "dev", all: bool = False, json: bool = False) -> None:
     """Safety lint of new (or --all) revisions, each on its own: exit 3 on an unaccepted finding."""
-    from agent_db.pipeline.lint import lint_revisions, refusal
+    from agent_db.lint import lint_revisions, refusal
 
     report = lint_revisions(all_revisions=all, environment=env)
     if json:
         _print_json(report.as_json())
     else:
-        from agent_db.pipeline.lint.output import print_report
+        from agent_db.cli.lint import print_report
 
         print_report(report)
     problem = refusal(report)
@@ -372,8 +372,8 @@ def lint_migrations(c: Context, env: str = "dev", all: bool = False, json: bool 
 @reports_errors
 def manifest(c: Context, env: str = "dev", out: str = "", json: bool = False) -> None:
     """Write a manifest of the environment's live state, for the next stage's db.promote --manifest."""
-    from agent_db.console import err_console
-    from agent_db.pipeline.environment_manifest import write_environment_manifest
+    from agent_db.cli.console import err_console
+    from agent_db.commands.manifest import write_environment_manifest
 
     result = write_environment_manifest(env, Path(out) if out else None)
     if json:
@@ -420,7 +420,7 @@ def _serve(env: str, host: str, port: int, workers: int) -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills
     # the process before atexit runs, and the embedded PostgreSQL would be left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    from agent_db.session import resolve_url
+    from agent_db.database.target import resolve_url
     from agent_db.settings import load_settings
 
     settings = load_settings(env)
@@ -443,7 +443,7 @@ def _serve(env: str, host: str, port: int, workers: int) -> None:
 def grant_superuser(c: Context, username: str, env: str = "dev") -> None:
     """Make a registered account a superuser (there is no endpoint for the first one)."""
     from agent_api.admin import grant_superuser as grant
-    from agent_db.console import err_console
+    from agent_db.cli.console import err_console
 
     grant(_target(env), username)
     err_console.print(f"{username} is now a superuser in {env}")
@@ -461,7 +461,7 @@ def rollout(c: Context, env: str = "dev", command: str = "", timeout: float = 90
     """Deploy the API's new release with $API_ROLLOUT_COMMAND (says so when none is set)."""
     from agent_api.deploy import rollout as rollout_module
     from agent_api.deploy.github import annotation, in_github_actions
-    from agent_db.console import err_console
+    from agent_db.cli.console import err_console
 
     result = rollout_module.rollout(env, command=command or None, timeout=timeout)
     if not result.configured:
@@ -486,7 +486,7 @@ def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, i
     """Retry /ready until the API serves this release on the environment's live schema."""
     from agent_api.deploy.github import annotation, in_github_actions
     from agent_api.deploy.smoke import expectation_for, smoke_check
-    from agent_db.console import err_console
+    from agent_db.cli.console import err_console
 
     if not url.strip():
         message = (
@@ -521,13 +521,13 @@ api = Collection("api", serve, grant_superuser, rollout, smoke)
 @reports_errors
 def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Start (or reuse) the embedded PostgreSQL when dev has no URL, upgrade dev, serve the API."""
-    from agent_db.console import err_console
-    from agent_db.pipeline import runner
-    from agent_db.pipeline.target import Target
+    from agent_db.cli.console import err_console
+    from agent_db.commands import migrate
+    from agent_db.database.target import Target
 
-    target = Target.open("dev")
+    target = Target.resolve("dev")
     err_console.print(f"dev database: {target.safe_url}", markup=False)
-    runner.upgrade(target, "head", reporter=_reporter("dev"))
+    migrate.upgrade(target, "head", reporter=_reporter("dev"))
     _serve("dev", host, port, 1)
 
 

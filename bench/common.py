@@ -130,7 +130,7 @@ def copy_history(folder: Path, name: str = "versions") -> tuple[Path, str]:
     """A copy of the project's versions folder, and its head, to stack revisions on."""
     import shutil
 
-    from agent_db.pipeline.graph import default_graph
+    from agent_db.revisions.graph import default_graph
     from agent_db.versions import VERSIONS_DIR
 
     versions = folder / name

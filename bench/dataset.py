@@ -50,11 +50,11 @@ def migrate(url: str) -> None:
     """The project's schema, built by its migrations through the runner."""
     from sqlalchemy import make_url
 
-    from agent_db.pipeline import runner
-    from agent_db.pipeline.target import Target
+    from agent_db.commands import migrate
+    from agent_db.database.target import Target
     from agent_db.settings import load_settings
 
-    runner.upgrade(Target(load_settings("dev"), make_url(url)))
+    migrate.upgrade(Target(load_settings("dev"), make_url(url)))
 
 
 def fill(url: str, shape: Shape, hashed_password: str) -> float:

@@ -56,12 +56,12 @@ def bring_to_head(url: str, versions: Path, generated: list[str]) -> None:
     """The project's revisions applied for real; the generated ones recorded as applied."""
     from sqlalchemy import make_url
 
-    from agent_db.pipeline import runner
-    from agent_db.pipeline.graph import RevisionGraph, default_graph
-    from agent_db.pipeline.target import Target
+    from agent_db.commands import migrate
+    from agent_db.database.target import Target
+    from agent_db.revisions.graph import RevisionGraph, default_graph
     from agent_db.settings import load_settings
 
-    runner.upgrade(Target(load_settings("dev"), make_url(url)), default_graph().single_head())
+    migrate.upgrade(Target(load_settings("dev"), make_url(url)), default_graph().single_head())
     graph = RevisionGraph.load(versions)
     with psycopg.connect(url, autocommit=True) as connection:
         with connection.cursor().copy(

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent_db.pipeline.graph import Revision
-    from agent_db.pipeline.lock import LockHolder
+    from agent_db.database.lock import LockHolder
+    from agent_db.revisions.graph import Revision
 
 
 def emit(event: str, **fields: Any) -> None:
@@ -46,14 +46,14 @@ class TimelineReporter:
 
 
 def main() -> int:
+    from agent_db.commands import migrate
+    from agent_db.commands.promote import promote
+    from agent_db.database.target import Target
     from agent_db.errors import AgentDbError
-    from agent_db.pipeline import runner
-    from agent_db.pipeline.promote import promote
-    from agent_db.pipeline.target import Target
 
     manifest = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("manifests/bench-staging.json")
     try:
-        runner.upgrade(Target.open("dev"))
+        migrate.upgrade(Target.resolve("dev"))
         emit("dev-ready")
         result = promote("staging", manifest_out=manifest, reporter=TimelineReporter())
     except AgentDbError as error:

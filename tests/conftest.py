@@ -11,9 +11,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from agent_db.pipeline import runner
-from agent_db.pipeline.target import Target
-from agent_db.session import create_sync_engine
+from agent_db.commands import migrate
+from agent_db.database.engines import create_sync_engine
+from agent_db.database.target import Target
 from agent_db.settings import load_settings
 from agent_db.urls import parse_url, sync_url
 from tests.support import DatabaseFactory
@@ -25,7 +25,7 @@ def _test_server() -> URL:
     raw = os.environ.get("TEST_DATABASE_URL")
     if raw:
         return sync_url(parse_url(raw, source="TEST_DATABASE_URL"))
-    from agent_db.embedded import server_url
+    from agent_db.database.embedded import server_url
 
     return sync_url(server_url())
 
@@ -60,7 +60,7 @@ def target_for(environment: str, url: URL) -> Target:
 def migrated_url(databases: DatabaseFactory) -> URL:
     """A database of this session upgraded to head by the real migrations (via the pipeline)."""
     url = databases.create("head")
-    runner.upgrade(target_for("dev", url))
+    migrate.upgrade(target_for("dev", url))
     return url
 
 

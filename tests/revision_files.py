@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent_db.pipeline.graph import RevisionGraph
+from agent_db.revisions.graph import RevisionGraph
 from agent_db.versions import VERSIONS_DIR
 from tests.revisions import add_revision, copy_history
 

@@ -6,7 +6,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 from agent_db.versions import VERSIONS_DIR
 
 

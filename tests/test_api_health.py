@@ -11,9 +11,9 @@ from sqlalchemy.engine import URL
 
 from agent_api.main import create_app
 from agent_api.settings import load_api_settings
-from agent_db.alembic_config import alembic_config
-from agent_db.pipeline.graph import default_graph
-from agent_db.session import create_sync_engine
+from agent_db.database.engines import create_sync_engine
+from agent_db.revisions.alembic_config import alembic_config
+from agent_db.revisions.graph import default_graph
 from tests.support import url_text
 
 pytestmark = pytest.mark.smoke

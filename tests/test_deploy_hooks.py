@@ -27,12 +27,13 @@ from agent_api.deploy.smoke import (
 )
 from agent_api.main import create_app
 from agent_api.settings import load_api_settings
+from agent_db.commands import migrate
+from agent_db.commands.manifest import write_environment_manifest
+from agent_db.commands.promote import promote
+from agent_db.database import ledger
+from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal
-from agent_db.pipeline import ledger, runner
-from agent_db.pipeline.environment_manifest import write_environment_manifest
-from agent_db.pipeline.graph import default_graph
-from agent_db.pipeline.promote import promote
-from agent_db.pipeline.target import Target
+from agent_db.revisions.graph import default_graph
 from tests.api_server import serving
 from tests.revisions import add_revision, copy_history, project_head
 from tests.support import DatabaseFactory, run_invoke, url_text
@@ -51,7 +52,7 @@ def test_dev_manifest_is_what_staging_promotes_from(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     head = project_head()
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
 
     out = tmp_path / "manifests" / "dev.json"
     cli = run_invoke("db.manifest", "--env", "dev", "--out", str(out), env=env)
@@ -77,7 +78,7 @@ def test_no_manifest_for_an_environment_whose_files_were_edited(
     path = add_revision(
         versions, "c0ffee000002", project_head(), "op.add_column('users', sa.Column('bio', sa.Text()))"
     )
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     path.write_text(path.read_text().replace("sa.Text()", "sa.String(100)"))
     with pytest.raises(SafetyRefusal, match=r"no manifest written for dev.*c0ffee000002.*edited"):
         write_environment_manifest("dev", tmp_path / "dev.json")
@@ -182,14 +183,14 @@ def test_smoke_passes_when_the_api_serves_this_release(
     staging_api: tuple[str, URL], capsys: pytest.CaptureFixture[str]
 ) -> None:
     base_url, _ = staging_api
-    runner.upgrade(Target.open("staging"))
+    migrate.upgrade(Target.resolve("staging"))
     tasks.smoke(Context(), env="staging", url=base_url + "/", timeout=10)
     assert f"the API serves this release (code and database at {project_head()})" in capsys.readouterr().err
 
 
 def test_smoke_fails_with_the_apis_reason_when_the_schema_is_behind(staging_api: tuple[str, URL]) -> None:
     base_url, url = staging_api
-    runner.upgrade(Target.open("staging"), FIRST)
+    migrate.upgrade(Target.resolve("staging"), FIRST)
     cli = run_invoke(
         "api.smoke", "--env", "staging", "--url", base_url, "--timeout", "1", "--interval", "0.2",
         env={"STAGING_DATABASE_URL": url_text(url)},
@@ -203,7 +204,7 @@ def test_smoke_fails_with_the_apis_reason_when_the_schema_is_behind(staging_api:
 
 def test_smoke_sees_an_old_release_and_a_wrong_database(staging_api: tuple[str, URL]) -> None:
     base_url, _ = staging_api
-    runner.upgrade(Target.open("staging"))
+    migrate.upgrade(Target.resolve("staging"))
     heads = default_graph().heads
     with pytest.raises(SmokeCheckFailed, match=r"expects revision .* but this release's head is f00d"):
         smoke_check(base_url, Expectation(("f00d",), heads), environment="staging", timeout=0)

@@ -12,10 +12,10 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.engine import URL
 
+from agent_db.commands import migrate
+from agent_db.database.engines import create_sync_engine
 from agent_db.migrations import safe
-from agent_db.pipeline import runner
-from agent_db.pipeline.graph import default_graph
-from agent_db.session import create_sync_engine
+from agent_db.revisions.graph import default_graph
 from tests.conftest import target_for
 from tests.support import conninfo
 
@@ -58,9 +58,9 @@ def _counts(url: URL) -> list[tuple[int, int | None, bool]]:
 
 def test_upgrade_backfills_existing_rows_and_validates_constraints(empty_url: URL) -> None:
     target = target_for("dev", empty_url)
-    runner.upgrade(target, INDEX_REVISION)
+    migrate.upgrade(target, INDEX_REVISION)
     _seed(empty_url)
-    runner.upgrade(target)
+    migrate.upgrade(target)
 
     counts = _counts(empty_url)
     assert len(counts) == CONVERSATIONS
@@ -103,9 +103,9 @@ def _revision_module(revision: str) -> ModuleType:
 
 def test_backfill_resumes_without_redoing_finished_rows(empty_url: URL) -> None:
     target = target_for("dev", empty_url)
-    runner.upgrade(target, INDEX_REVISION)
+    migrate.upgrade(target, INDEX_REVISION)
     _seed(empty_url)
-    runner.upgrade(target, BACKFILL_REVISION)
+    migrate.upgrade(target, BACKFILL_REVISION)
     # An interrupted run: some rows still pending (NULL), one finished row that a rerun must not
     # touch (marked with an impossible value so that recounting it would show).
     with psycopg.connect(conninfo(empty_url)) as connection:

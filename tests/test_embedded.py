@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 from tests.support import ROOT, run_invoke
 
 pytestmark = [pytest.mark.embedded, pytest.mark.smoke]

@@ -14,16 +14,16 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import URL
 
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 from tests.support import ROOT, conninfo, url_text
 
 SCRIPT = """
 import agent_db, sys
 from pathlib import Path
 assert Path(agent_db.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()), agent_db.__file__
-from agent_db.pipeline import runner
-from agent_db.pipeline.target import Target
-result = runner.upgrade(Target.open("staging"))
+from agent_db.commands import migrate
+from agent_db.database.target import Target
+result = migrate.upgrade(Target.resolve("staging"))
 print(agent_db.__file__)
 print(",".join(result.applied))
 """

@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from agent_db.pipeline import runner
-from agent_db.pipeline.graph import default_graph
+from agent_db.commands import migrate
+from agent_db.revisions.graph import default_graph
 from tests.conftest import target_for
 from tests.support import conninfo
 
@@ -22,7 +22,7 @@ def ledger_rows(url: URL) -> list[tuple[object, ...]]:
 
 def test_each_step_is_one_row_with_every_column(empty_url: URL) -> None:
     graph = default_graph()
-    result = runner.upgrade(target_for("staging", empty_url))
+    result = migrate.upgrade(target_for("staging", empty_url))
     assert result.applied == graph.linear_order()
     rows = ledger_rows(empty_url)
     assert [r[0] for r in rows] == graph.linear_order()
@@ -56,7 +56,7 @@ def test_each_step_is_one_row_with_every_column(empty_url: URL) -> None:
 
 
 def test_ledger_is_append_only(empty_url: URL) -> None:
-    runner.upgrade(target_for("dev", empty_url))
+    migrate.upgrade(target_for("dev", empty_url))
     with psycopg.connect(conninfo(empty_url), autocommit=True) as connection:
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             connection.execute("DELETE FROM schema_ledger")
@@ -71,9 +71,9 @@ def test_ledger_is_append_only(empty_url: URL) -> None:
 
 def test_downgrade_and_upgrade_are_both_recorded(empty_url: URL) -> None:
     target = target_for("dev", empty_url)
-    runner.upgrade(target)
-    runner.downgrade(target, "-1")
-    runner.upgrade(target)
+    migrate.upgrade(target)
+    migrate.downgrade(target, "-1")
+    migrate.upgrade(target)
     directions = [(r[0], r[1]) for r in ledger_rows(empty_url)]
     head = default_graph().single_head()
     assert directions[-2:] == [(head, "downgrade"), (head, "upgrade")]
@@ -82,14 +82,14 @@ def test_downgrade_and_upgrade_are_both_recorded(empty_url: URL) -> None:
 def test_stale_running_row_is_closed_as_failed_by_the_next_run(empty_url: URL) -> None:
     target = target_for("dev", empty_url)
     first = default_graph().linear_order()[0]
-    runner.upgrade(target, first)
+    migrate.upgrade(target, first)
     with psycopg.connect(conninfo(empty_url), autocommit=True) as connection:
         connection.execute(
             "INSERT INTO schema_ledger (run_id, revision, direction, environment, actor, "
             "tool_version, backend_pid) VALUES (gen_random_uuid(), 'x', 'upgrade', 'dev', 'ghost', "
             "'t', 999999)"
         )
-    runner.upgrade(target)
+    migrate.upgrade(target)
     ghost = next(r for r in ledger_rows(empty_url) if r[6] == "ghost")
     assert ghost[9] == "failed"
     assert "interrupted" in str(ghost[10])

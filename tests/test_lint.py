@@ -15,10 +15,10 @@ from invoke.exceptions import Exit
 from sqlalchemy.engine import URL
 
 from agent_db.errors import ConfigError
-from agent_db.pipeline.lint import LintReport, lint_revisions, rules
-from agent_db.pipeline.lint.accept import MIN_REASON
-from agent_db.pipeline.lint.scope import changed_revisions
-from agent_db.pipeline.lint.squawk import config_path, run_squawk
+from agent_db.lint import LintReport, lint_revisions, rules
+from agent_db.lint.accept import MIN_REASON
+from agent_db.lint.scope import changed_revisions
+from agent_db.lint.squawk import config_path, run_squawk
 from tests.revision_files import copy_versions, project_head, write_revision
 from tests.support import conninfo, run_invoke, url_text
 

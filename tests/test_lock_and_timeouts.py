@@ -14,9 +14,9 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
+from agent_db.commands import migrate
+from agent_db.database.target import Target
 from agent_db.errors import MigrationFailed
-from agent_db.pipeline import runner
-from agent_db.pipeline.target import Target
 from agent_db.settings import load_settings
 from tests.conftest import target_for
 from tests.revisions import add_revision, copy_history, project_head
@@ -105,7 +105,7 @@ def _settings(environment: str, **changes: object) -> Target:
 def test_lock_timeout_names_the_blocker_retries_then_succeeds(empty_url: URL, versions: Path) -> None:
     base = load_settings("staging").model_copy(update={"lock_retries": 3, "retry_backoff_seconds": 0.3})
     target = Target(base, empty_url)
-    runner.upgrade(target)
+    migrate.upgrade(target)
     add_revision(
         versions,
         "bb01",
@@ -127,7 +127,7 @@ def test_lock_timeout_names_the_blocker_retries_then_succeeds(empty_url: URL, ve
             if len(messages) == 2:
                 blocker.rollback()  # the blocker goes away before the third attempt
 
-    result = runner.upgrade(target, reporter=Collect())  # type: ignore[arg-type]
+    result = migrate.upgrade(target, reporter=Collect())  # type: ignore[arg-type]
     blocker.close()
     assert result.applied == ["bb01"]
     assert len(messages) == 2
@@ -147,7 +147,7 @@ def test_lock_timeout_without_retries_left_leaves_nothing_applied(empty_url: URL
     target = Target(
         load_settings("staging").model_copy(update={"lock_retries": 1, "retry_backoff_seconds": 0}), empty_url
     )
-    runner.upgrade(target)
+    migrate.upgrade(target)
     head = project_head()
     add_revision(
         versions,
@@ -161,7 +161,7 @@ def test_lock_timeout_without_retries_left_leaves_nothing_applied(empty_url: URL
     with psycopg.connect(conninfo(empty_url), application_name="long-report") as blocker:
         blocker.execute("SELECT count(*) FROM users")
         with pytest.raises(MigrationFailed) as raised:
-            runner.upgrade(target)
+            migrate.upgrade(target)
     message = str(raised.value)
     assert "cc01" in message
     assert "long-report" in message
@@ -187,7 +187,7 @@ def test_environment_timeouts_are_set_on_the_migration_connection(empty_url: URL
         "pass",
         header='lock_timeout = "7s"\nstatement_timeout = "1min"',
     )
-    runner.upgrade(target_for("prod", empty_url))
+    migrate.upgrade(target_for("prod", empty_url))
     assert query(empty_url, "SELECT l, s FROM seen") == [("2s", "30min"), ("7s", "1min")]
 
 
@@ -210,7 +210,7 @@ def test_failing_revision_keeps_the_last_good_revision_and_records_why(
         "pass",
     )
     with pytest.raises(MigrationFailed, match=r"ee02 .* failed: division by zero.*stays at ee01"):
-        runner.upgrade(target)
+        migrate.upgrade(target)
     assert current(empty_url) == ["ee01"]
     assert "bad" not in columns_of(empty_url, "users")
     row = query(empty_url, "SELECT outcome, error FROM schema_ledger WHERE revision = 'ee02'")
@@ -230,7 +230,7 @@ def test_sigkill_mid_revision_leaves_previous_revision_and_rerun_completes(
         "op.add_column('users', sa.Column('half', sa.Integer()))\nop.execute('SELECT pg_sleep(60)')",
         "op.drop_column('users', 'half')",
     )
-    runner.upgrade(target_for("staging", empty_url), head)
+    migrate.upgrade(target_for("staging", empty_url), head)
     process = spawn_upgrade(empty_url, versions)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -255,7 +255,7 @@ def test_sigkill_mid_revision_leaves_previous_revision_and_rerun_completes(
     # Rerun with a fast version of the revision: it completes and closes the abandoned row.
     path = next(versions.glob("*ff01*"))
     path.write_text(path.read_text().replace("op.execute('SELECT pg_sleep(60)')", "pass"))
-    result = runner.upgrade(target_for("staging", empty_url))
+    result = migrate.upgrade(target_for("staging", empty_url))
     assert result.applied == ["ff01"]
     outcomes = query(
         empty_url, "SELECT outcome, error FROM schema_ledger WHERE revision = 'ff01' ORDER BY id"
@@ -287,10 +287,10 @@ def test_concurrent_index_is_safe_under_the_lock(empty_url: URL, versions: Path)
                 time.sleep(0.01)
 
     thread = threading.Thread(target=reader)
-    runner.upgrade(target, head)
+    migrate.upgrade(target, head)
     thread.start()
     try:
-        result = runner.upgrade(target)
+        result = migrate.upgrade(target)
     finally:
         stop.set()
         thread.join()

@@ -22,11 +22,11 @@ from pytest_alembic.tests import (  # noqa: F401  (collected as tests here)
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
-from agent_db.alembic_config import alembic_config as build_alembic_config
-from agent_db.pipeline.graph import RevisionGraph, default_graph
-from agent_db.pipeline.lint import lint_revisions
-from agent_db.pipeline.snapshot import Difference, compare, schema_snapshot
-from agent_db.session import create_sync_engine
+from agent_db.database.engines import create_sync_engine
+from agent_db.database.snapshot import Difference, compare, schema_snapshot
+from agent_db.lint import lint_revisions
+from agent_db.revisions.alembic_config import alembic_config as build_alembic_config
+from agent_db.revisions.graph import RevisionGraph, default_graph
 from tests.revision_files import copy_versions, project_head, write_revision
 from tests.support import DatabaseFactory
 

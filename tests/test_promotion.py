@@ -10,13 +10,13 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
+from agent_db.commands import migrate
+from agent_db.commands.plan import build_plan
+from agent_db.commands.promote import promote
+from agent_db.commands.status import collect_status
+from agent_db.commands.verify import verify
+from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal
-from agent_db.pipeline import runner
-from agent_db.pipeline.plan import build_plan
-from agent_db.pipeline.promote import promote
-from agent_db.pipeline.status import collect_status
-from agent_db.pipeline.target import Target
-from agent_db.pipeline.verify import verify
 from tests.revisions import add_revision, copy_history, project_head
 from tests.support import ROOT, DatabaseFactory, conninfo, run_invoke, url_text
 
@@ -82,7 +82,7 @@ def third_revision(versions: Path) -> Path:
 
 def test_dev_to_staging_to_prod_with_a_manifest(stages: Stages) -> None:
     head = project_head()
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     to_staging = promote("staging", manifest_out=stages.manifests / "staging.json")
     assert to_staging.run.after == (head,)
     assert to_staging.source.origin == "live"
@@ -110,11 +110,11 @@ def test_dev_to_staging_to_prod_with_a_manifest(stages: Stages) -> None:
 
 def test_prod_waits_until_staging_has_the_new_revision(stages: Stages) -> None:
     head = project_head()
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     promote("staging", manifest_out=stages.manifests / "staging.json")
     promote("prod", manifest=stages.manifests / "staging.json", manifest_out=stages.manifests / "prod.json")
     third_revision(stages.versions)
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
 
     unchanged = promote("prod", manifest_out=stages.manifests / "prod.json")  # reads staging live
     assert unchanged.run.applied == []
@@ -129,13 +129,13 @@ def test_prod_waits_until_staging_has_the_new_revision(stages: Stages) -> None:
 
 
 def test_edited_revision_is_refused_by_verify_and_promote(stages: Stages) -> None:
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     path = third_revision(stages.versions)
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     promote("staging", manifest_out=stages.manifests / "staging.json")
     path.write_text(path.read_text().replace("sa.Text()", "sa.String(500)"))
 
-    verification = verify(Target.open("staging"))
+    verification = verify(Target.resolve("staging"))
     assert [m.revision for m in verification.checksums.mismatches] == ["c0ffee000001"]
     assert verification.checksums.mismatches[0].file == path.name
 
@@ -153,23 +153,23 @@ def test_edited_revision_is_refused_by_verify_and_promote(stages: Stages) -> Non
 
 
 def test_hand_made_column_is_reported_as_drift(stages: Stages) -> None:
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     promote("staging")
     execute(stages.staging, "ALTER TABLE users ADD COLUMN added_by_hand integer")
     execute(stages.staging, "DROP INDEX ix_users_id")
-    result = verify(Target.open("staging"))
+    result = verify(Target.resolve("staging"))
     described = [d.describe() for d in result.drift]
     assert any("users.added_by_hand" in d and "not in the migration history" in d for d in described)
     assert any("ix_users_id" in d and "missing" in d for d in described)
-    assert verify(Target.open("dev")).drift == []
+    assert verify(Target.resolve("dev")).drift == []
 
 
 def test_target_ahead_of_source_is_refused(stages: Stages) -> None:
     second = project_head()
     third_revision(stages.versions)
-    runner.upgrade(Target.open("dev"), second)
+    migrate.upgrade(Target.resolve("dev"), second)
     promote("staging")
-    runner.upgrade(Target.open("prod"))  # someone upgraded prod past staging by hand
+    migrate.upgrade(Target.resolve("prod"))  # someone upgraded prod past staging by hand
     with pytest.raises(SafetyRefusal, match=r"prod has revision.* c0ffee000001 that staging lacks"):
         promote("prod")
     assert position(stages.prod) == ["c0ffee000001"]
@@ -177,7 +177,7 @@ def test_target_ahead_of_source_is_refused(stages: Stages) -> None:
 
 def test_revision_not_recorded_in_source_is_refused(stages: Stages) -> None:
     first = project_head()
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     promote("staging", manifest_out=stages.manifests / "staging.json")
     manifest_path = stages.manifests / "staging.json"
     data = json.loads(manifest_path.read_text())
@@ -232,7 +232,7 @@ def test_promote_edges_exit_codes(stages: Stages) -> None:
 
 
 def test_protected_environment_refuses_downgrade_and_stamp_without_reason(stages: Stages) -> None:
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     promote("staging")
     promote("prod")
     env = stages.env()
@@ -265,8 +265,8 @@ def test_protected_environment_refuses_downgrade_and_stamp_without_reason(stages
 def test_plan_shows_the_sql_from_the_live_revision_and_runs_nothing(stages: Stages) -> None:
     first, second = project_head(), "c0ffee000001"
     third_revision(stages.versions)
-    runner.upgrade(Target.open("staging"), first)
-    plan = build_plan(Target.open("staging"))
+    migrate.upgrade(Target.resolve("staging"), first)
+    plan = build_plan(Target.resolve("staging"))
     assert plan.current == (first,)
     assert [r.revision for r in plan.revisions] == [second]
     sql = plan.revisions[0].sql
@@ -278,7 +278,7 @@ def test_plan_shows_the_sql_from_the_live_revision_and_runs_nothing(stages: Stag
     assert cli.returncode == 0
     assert json.loads(cli.stdout)["revisions"][0]["revision"] == second
     with pytest.raises(ConfigError, match="unknown revision"):
-        build_plan(Target.open("staging"), "nope42")
+        build_plan(Target.resolve("staging"), "nope42")
 
 
 def test_status_never_crashes_on_unreachable_environments(
@@ -286,7 +286,7 @@ def test_status_never_crashes_on_unreachable_environments(
 ) -> None:
     monkeypatch.setenv("PROD_DATABASE_URL", "postgresql://deploy:topsecret@127.0.0.1:1/prod")
     monkeypatch.delenv("STAGING_DATABASE_URL")
-    runner.upgrade(Target.open("dev"))
+    migrate.upgrade(Target.resolve("dev"))
     status = collect_status()
     by_name = {e.name: e for e in status.environments}
     assert by_name["dev"].reachable

@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
+from agent_db.commands import migrate
+from agent_db.commands.plan import build_plan
 from agent_db.errors import MigrationFailed
-from agent_db.pipeline import runner
-from agent_db.pipeline.lint import lint_revisions
-from agent_db.pipeline.plan import build_plan
+from agent_db.lint import lint_revisions
 from tests.conftest import target_for
 from tests.revision_files import copy_versions, project_head, write_revision
 from tests.support import conninfo
@@ -80,7 +80,7 @@ def test_concurrent_index_runs_in_autocommit_while_the_runner_holds_the_lock(
         slug="index",
     )
     target = target_for("dev", empty_url)
-    runner.upgrade(target, "cafe00000001")
+    migrate.upgrade(target, "cafe00000001")
     # The build runs in one process (parallel workers would take the traffic's cores).
     sql = build_plan(target).as_sql()
     assert (
@@ -88,7 +88,7 @@ def test_concurrent_index_runs_in_autocommit_while_the_runner_holds_the_lock(
         < sql.index(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_{TABLE}_v")
         < sql.index("RESET max_parallel_maintenance_workers")
     )
-    result = runner.upgrade(target)  # incremental: only the index revision
+    result = migrate.upgrade(target)  # incremental: only the index revision
     assert result.applied == ["cafe00000002"]
     assert index_state(empty_url, f"ix_{TABLE}_v") == [(True, False)]
     assert query(empty_url, "SELECT holders FROM lock_seen") == [(1,)]
@@ -98,7 +98,7 @@ def test_concurrent_index_runs_in_autocommit_while_the_runner_holds_the_lock(
     )
     assert query(empty_url, released) == [(0,)]
 
-    runner.downgrade(target, "cafe00000001")
+    migrate.downgrade(target, "cafe00000001")
     assert index_state(empty_url, f"ix_{TABLE}_v") == []
 
 
@@ -111,13 +111,13 @@ def test_an_invalid_leftover_index_is_dropped_and_rebuilt(versions: Path, empty_
         slug="index",
     )
     target = target_for("dev", empty_url)
-    runner.upgrade(target, "cafe00000001")
+    migrate.upgrade(target, "cafe00000001")
     # An interrupted build: a unique build over duplicates fails and leaves an INVALID index.
     with pytest.raises(psycopg.errors.UniqueViolation):
         query(empty_url, f"CREATE UNIQUE INDEX CONCURRENTLY ix_{TABLE}_v ON {TABLE} (v)")
     assert index_state(empty_url, f"ix_{TABLE}_v") == [(False, True)]
 
-    runner.upgrade(target)
+    migrate.upgrade(target)
     assert index_state(empty_url, f"ix_{TABLE}_v") == [(True, False)]
 
 
@@ -150,7 +150,7 @@ def test_not_valid_constraints_then_validate_in_the_next_revision(versions: Path
     )
     assert lint_revisions().ok
     target = target_for("dev", empty_url)
-    runner.upgrade(target, "cafe00000002")
+    migrate.upgrade(target, "cafe00000002")
     constraints = f"""
         SELECT conname, convalidated FROM pg_constraint
         WHERE conrelid = '{TABLE}'::regclass AND contype IN ('c', 'f') ORDER BY conname
@@ -162,7 +162,7 @@ def test_not_valid_constraints_then_validate_in_the_next_revision(versions: Path
     # New rows are checked at once, even before validation.
     with pytest.raises(psycopg.errors.CheckViolation):
         query(empty_url, f"INSERT INTO {TABLE} (v) VALUES (9)")
-    runner.upgrade(target)
+    migrate.upgrade(target)
     assert query(empty_url, constraints) == [
         (f"{TABLE}_user_id_fkey", True),
         (f"{TABLE}_v_small_check", True),
@@ -198,7 +198,7 @@ def test_backfill_in_batches_resumes_after_an_interruption(
     add_doubled_column_and_backfill(versions)
     assert lint_revisions().ok
     target = target_for("dev", empty_url)
-    runner.upgrade(target, "cafe00000002")
+    migrate.upgrade(target, "cafe00000002")
     # Interrupt the third batch (the row with id 250) while the switch table holds a row.
     query(
         empty_url,
@@ -217,7 +217,7 @@ def test_backfill_in_batches_resumes_after_an_interruption(
         """,
     )
     with pytest.raises(MigrationFailed) as failed:
-        runner.upgrade(target)
+        migrate.upgrade(target)
     assert "backfill interrupted at 250" in str(failed.value)
     assert "stays at cafe00000002" in str(failed.value)
     done = f"SELECT count(*) FILTER (WHERE doubled IS NOT NULL), count(*) FROM {TABLE}"
@@ -227,7 +227,7 @@ def test_backfill_in_batches_resumes_after_an_interruption(
     assert f"backfill {TABLE}: 200 rows" in first
 
     query(empty_url, "DELETE FROM interrupt")
-    result = runner.upgrade(target)
+    result = migrate.upgrade(target)
     assert result.applied == ["cafe00000003"]
     assert query(empty_url, done) == [(350, 350)]
     assert query(empty_url, f"SELECT count(*) FROM {TABLE} WHERE doubled <> v * 2") == [(0,)]
@@ -244,7 +244,7 @@ def test_backfill_sweeps_up_rows_that_live_traffic_held_or_added_behind_it(
     held them (SKIP LOCKED) and rows inserted behind the last key are done in a sweep."""
     add_doubled_column_and_backfill(versions)
     target = target_for("dev", empty_url)
-    runner.upgrade(target, "cafe00000002")
+    migrate.upgrade(target, "cafe00000002")
     # A trigger plays the live client: when the batch reaches row 300, the row 5 (done long
     # before) is made pending again, as a row arriving behind the backfill would be.
     query(
@@ -277,7 +277,7 @@ def test_backfill_sweeps_up_rows_that_live_traffic_held_or_added_behind_it(
         releaser = threading.Thread(target=release_after_the_first_pass)
         releaser.start()
         try:
-            runner.upgrade(target)
+            migrate.upgrade(target)
         finally:
             first_pass_over.set()
             releaser.join()

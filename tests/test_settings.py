@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from agent_db.database.target import resolve_url
 from agent_db.errors import ConfigError
-from agent_db.session import resolve_url
 from agent_db.settings import environment_names, load_settings
 from agent_db.urls import parse_url, redact, sync_url
 from tests.support import ROOT, run_invoke

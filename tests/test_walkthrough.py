@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 from agent_db.versions import VERSIONS_DIR
 from tests.support import ROOT, conninfo, run_invoke, url_text
 
@@ -171,9 +171,9 @@ CHANGE_MODEL = textwrap.dedent(
     from agent_db.models import User
     User.__table__.append_column(sa.Column("nickname", sa.String(40), nullable=True))
     from agent_db.errors import AgentDbError
-    from agent_db.pipeline.authoring import check_models_match, create_revision
-    from agent_db.pipeline.target import Target
-    target = Target.open("dev")
+    from agent_db.commands.authoring import check_models_match, create_revision
+    from agent_db.database.target import Target
+    target = Target.resolve("dev")
     if sys.argv[1] == "check":
         try:
             check_models_match(target)

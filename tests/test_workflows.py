@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL
 import tasks
 from agent_api.main import create_app
 from agent_api.settings import load_api_settings
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 from agent_db.settings import environment_names, load_settings
 from tests.api_server import serving
 from tests.revisions import add_revision, copy_history, project_head

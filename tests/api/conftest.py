@@ -23,8 +23,8 @@ from sqlalchemy.engine import URL
 from agent_api.main import create_app
 from agent_api.security import create_access_token
 from agent_api.settings import load_api_settings
+from agent_db.commands import migrate
 from agent_db.models import User
-from agent_db.pipeline import runner
 from tests.conftest import target_for
 from tests.support import DatabaseFactory, url_text
 
@@ -42,7 +42,7 @@ def anyio_backend() -> str:
 def api_database(databases: DatabaseFactory) -> URL:
     """A database for the API tests, built by the real migrations."""
     url = databases.create("api")
-    runner.upgrade(target_for("dev", url))
+    migrate.upgrade(target_for("dev", url))
     return url
 
 

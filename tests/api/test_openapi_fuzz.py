@@ -38,7 +38,7 @@ from agent_api import security
 from agent_api.main import create_app
 from agent_api.security import create_access_token
 from agent_api.settings import load_api_settings
-from agent_db.pipeline import runner
+from agent_db.commands import migrate
 from tests.api.conftest import SIGNING_KEY
 from tests.conftest import target_for
 from tests.support import DatabaseFactory, conninfo, url_text
@@ -87,7 +87,7 @@ def connection_hash(url: URL, user_id: int) -> str:
 @pytest.fixture(scope="module")
 def live_api(databases: DatabaseFactory) -> Iterator[LiveApi]:
     url = databases.create("fuzz")
-    runner.upgrade(target_for("dev", url))
+    migrate.upgrade(target_for("dev", url))
     with psycopg.connect(conninfo(url)) as connection:
         connection.execute("SELECT setval('users_id_seq', 1000000)")
         user_id = connection.execute(

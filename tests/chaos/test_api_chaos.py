@@ -27,8 +27,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from agent_db.pipeline import runner
-from agent_db.pipeline.lock import MIGRATION_LOCK_KEY
+from agent_db.commands import migrate
+from agent_db.database.lock import MIGRATION_LOCK_KEY
 from tests.conftest import target_for
 from tests.reliability.helpers import position, spawn
 from tests.reliability.own_server import OwnServer
@@ -194,7 +194,7 @@ def test_database_restart_under_traffic(
     try:
         server.create_database("app")
         url: URL = server.tcp_url("app")
-        runner.upgrade(target_for("staging", url))
+        migrate.upgrade(target_for("staging", url))
         env = {"STAGING_DATABASE_URL": url_text(url), "AGENT_DB_VERSIONS_DIR": str(versions)}
         stop = threading.Event()
         with api_process(env, tmp_path) as api:

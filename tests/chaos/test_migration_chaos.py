@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from agent_db.pipeline import runner
-from agent_db.pipeline.graph import default_graph
+from agent_db.commands import migrate
+from agent_db.revisions.graph import default_graph
 from tests.conftest import target_for
 from tests.reliability.helpers import assert_one_clear_message, columns, position, query, spawn, wait_for
 from tests.reliability.own_server import SYSTEM_USER, OwnServer
@@ -31,7 +31,7 @@ def test_sigkill_during_a_concurrent_index_build_is_detected_then_rebuilt(
     """CREATE INDEX CONCURRENTLY waits for transactions older than its snapshot; killed while it
     waits, it leaves an INVALID index. verify and status report it; the rerun rebuilds it."""
     head = project_head()
-    runner.upgrade(target_for("staging", empty_url), head)
+    migrate.upgrade(target_for("staging", empty_url), head)
     add_revision(
         versions,
         "fa05",
@@ -135,8 +135,8 @@ def test_concurrent_promotions_to_one_environment(
         "op.execute('SELECT pg_sleep(2)')\nop.add_column('users', sa.Column('c3', sa.Integer()))",
         "op.drop_column('users', 'c3')",
     )
-    runner.upgrade(target_for("dev", dev))
-    runner.upgrade(target_for("staging", staging), head)
+    migrate.upgrade(target_for("dev", dev))
+    migrate.upgrade(target_for("staging", staging), head)
     env = {
         "DEV_DATABASE_URL": url_text(dev),
         "STAGING_DATABASE_URL": url_text(staging),
@@ -188,7 +188,7 @@ def test_disk_full_during_a_revision(
         server.execute(f"CREATE TABLESPACE small LOCATION '{mount}'")
         url = server.socket_url("app")
         head = project_head()
-        runner.upgrade(target_for("staging", url), head)
+        migrate.upgrade(target_for("staging", url), head)
         add_revision(
             versions,
             "ch04",

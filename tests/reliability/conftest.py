@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent_db.pipeline import runner
-from agent_db.pipeline.graph import default_graph
+from agent_db.commands import migrate
+from agent_db.revisions.graph import default_graph
 from tests.conftest import target_for
 from tests.reliability.helpers import versions
 from tests.reliability.world import World
@@ -33,9 +33,9 @@ def world(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) 
         patch.setenv("AGENT_DB_CACHE_DIR", str(folder / "cache"))
         graph = default_graph()
         previous = graph.linear_order()[-2]
-        runner.upgrade(target_for("dev", result.dev))
-        runner.upgrade(target_for("staging", result.staging), previous)
-        runner.upgrade(target_for("prod", result.prod), previous)
+        migrate.upgrade(target_for("dev", result.dev))
+        migrate.upgrade(target_for("staging", result.staging), previous)
+        migrate.upgrade(target_for("prod", result.prod), previous)
     yield result
     for connection in result.watchers:
         connection.close()

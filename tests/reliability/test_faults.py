@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
-from agent_db.pipeline import runner
+from agent_db.commands import migrate
 from tests.conftest import target_for
 from tests.reliability.cli import call_task, ledger_rows, run_cli
 from tests.reliability.helpers import (
@@ -70,7 +70,7 @@ def test_server_restart_mid_revision_is_one_message_and_the_rerun_completes(
         "op.add_column('users', sa.Column('half', sa.Integer()))\nop.execute('SELECT pg_sleep(30)')",
         "op.drop_column('users', 'half')",
     )
-    runner.upgrade(target_for("staging", own_database), head)
+    migrate.upgrade(target_for("staging", own_database), head)
     env = {"STAGING_DATABASE_URL": url_text(own_database), "AGENT_DB_VERSIONS_DIR": str(versions)}
     process = spawn(["db.upgrade", "--env", "staging"], env)
     running = "SELECT 1 FROM schema_ledger WHERE revision = 'fa01' AND outcome = 'running'"
@@ -100,7 +100,7 @@ def test_no_free_connection_slot_is_one_message_and_nothing_is_applied(
     own_server: OwnServer, own_database: URL, versions: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     head = project_head()
-    runner.upgrade(target_for("staging", own_database), head)
+    migrate.upgrade(target_for("staging", own_database), head)
     add_revision(versions, "fa02", head, "op.add_column('users', sa.Column('c2', sa.Integer()))")
     monkeypatch.setenv("STAGING_DATABASE_URL", url_text(own_database))
     hogs: list[psycopg.Connection[tuple[object, ...]]] = []
@@ -149,7 +149,7 @@ def test_temp_file_limit_as_a_disk_full_stand_in(
     tablespace on a full filesystem, is in the chaos run: it needs root to mount)."""
     head = project_head()
     target = target_for("staging", own_database)
-    runner.upgrade(target, head)
+    migrate.upgrade(target, head)
     own_server.execute(f"ALTER DATABASE \"{own_database.database}\" SET temp_file_limit = '1MB'")
     add_revision(
         versions,
@@ -181,7 +181,7 @@ def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
     text = staging.read_text().replace("lock_retries = 5", "lock_retries = 1")
     staging.write_text(text.replace("retry_backoff_seconds = 2.0", "retry_backoff_seconds = 0.2"))
     head = project_head()
-    runner.upgrade(target_for("staging", empty_url), head)
+    migrate.upgrade(target_for("staging", empty_url), head)
     add_revision(
         versions,
         "fa04",

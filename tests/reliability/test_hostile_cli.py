@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 from tests.reliability.cli import Outcome, call_task, ledger_rows
 from tests.reliability.world import World, refused_without_change
 from tests.support import run_invoke

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 from tests.reliability.cli import call_task
 from tests.reliability.world import World, refused_without_change
 from tests.support import ROOT
@@ -178,7 +178,7 @@ def test_a_device_or_folder_is_not_a_manifest(environment: World) -> None:
 
 def test_the_control_manifest_is_accepted(environment: World) -> None:
     """The untampered manifest passes the checks (so the refusals above are about the edits)."""
-    from agent_db.pipeline.manifest import read_manifest
+    from agent_db.commands.handoff import read_manifest
 
     path = environment.manifests.parent / "control.json"
     path.write_text(json.dumps(valid_manifest()))

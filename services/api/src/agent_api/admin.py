@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from agent_db.database.target import Target
 from agent_db.errors import ConfigError
-from agent_db.pipeline.target import Target
 
 
 def grant_superuser(target: Target, username: str) -> None:

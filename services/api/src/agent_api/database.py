@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from agent_db.session import resolve_url
+from agent_db.database.target import resolve_url
 from agent_db.settings import DatabaseSettings
 from agent_db.urls import async_url
 

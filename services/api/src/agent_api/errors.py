@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent_db.session import is_connection_lost
+from agent_db.database.pg_errors import is_connection_lost
 
 logger = logging.getLogger("agent_api")
 

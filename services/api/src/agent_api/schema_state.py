@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ def run_migrations_online() -> None:
     if given is not None:
         migrate(given)
         return
-    from agent_db.migrations.cli_support import connect_for_plain_cli, ledger_recorder
+    from agent_db.migrations.plain_cli import connect_for_plain_cli, ledger_recorder
 
     try:
         with connect_for_plain_cli(config, environment_name()) as connection:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-# Tables the migration machinery owns; no revision creates them and autogenerate ignores them.
-BOOKKEEPING_TABLES = frozenset({"alembic_version", "schema_ledger"})
+from agent_db.database.catalog import BOOKKEEPING_TABLES
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

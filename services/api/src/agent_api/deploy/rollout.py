@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_db.database import ledger
 from agent_db.errors import AgentDbError, ConfigError
-from agent_db.pipeline import ledger
-from agent_db.pipeline.graph import default_graph
+from agent_db.revisions.graph import default_graph
 from agent_db.settings import load_settings, project_root
 
 ROLLOUT_COMMAND_VARIABLE = "API_ROLLOUT_COMMAND"

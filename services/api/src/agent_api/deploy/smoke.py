@@ -56,13 +56,13 @@ class Expectation:
 def expectation_for(environment: str) -> Expectation:
     """This checkout's head, and the environment's live revision when its URL is set here (the
     deploy job has it; a person checking from a laptop may not, and then only the code is compared)."""
-    from agent_db.pipeline.graph import default_graph
-    from agent_db.pipeline.positions import read_position
-    from agent_db.pipeline.target import Target
+    from agent_db.commands.positions import read_position
+    from agent_db.database.target import Target
+    from agent_db.revisions.graph import default_graph
     from agent_db.settings import load_settings
 
     settings = load_settings(environment)
-    live = read_position(Target.open(environment)) if settings.url_is_set else None
+    live = read_position(Target.resolve(environment)) if settings.url_is_set else None
     return Expectation(tuple(sorted(default_graph().heads)), live)
 
 

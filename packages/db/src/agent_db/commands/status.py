@@ -1,0 +1,105 @@
+"""``db.status``: every environment side by side, and never a crash for an unreachable one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+
+from agent_db.commands.checksums import ChecksumReport, check_applied
+from agent_db.commands.drift import detect_drift
+from agent_db.commands.positions import try_open
+from agent_db.database import ledger
+from agent_db.database.catalog import current_revisions
+from agent_db.errors import AgentDbError
+from agent_db.revisions.graph import RevisionGraph, default_graph
+from agent_db.settings import DatabaseSettings, load_all_settings
+
+
+@dataclass
+class EnvironmentStatus:
+    name: str
+    promote_from: str | None
+    protected: bool
+    reachable: bool = False
+    problem: str | None = None
+    location: str | None = None
+    current: list[str] = field(default_factory=list)
+    at_head: bool = False
+    pending: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    checksums: ChecksumReport | None = None
+    drift: list[str] | None = None  # None: not checked
+    drift_problem: str | None = None
+    last_deployment: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["checksums"] = self.checksums.as_json() if self.checksums else None
+        return data
+
+
+@dataclass
+class Status:
+    heads: list[str]
+    revision_count: int
+    environments: list[EnvironmentStatus]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "heads": self.heads,
+            "revision_count": self.revision_count,
+            "environments": [e.as_json() for e in self.environments],
+        }
+
+
+def _last_deployment(entry: ledger.LedgerEntry | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    return {
+        "revision": entry.revision,
+        "direction": entry.direction,
+        "outcome": entry.outcome,
+        "actor": entry.actor,
+        "started_at": entry.started_at.isoformat(),
+        "finished_at": entry.finished_at.isoformat() if entry.finished_at else None,
+        "git_commit": entry.git_commit,
+        "error": entry.error,
+    }
+
+
+def environment_status(settings: DatabaseSettings, graph: RevisionGraph, *, drift: bool) -> EnvironmentStatus:
+    status = EnvironmentStatus(settings.name, settings.promote_from, settings.protected)
+    target, problem = try_open(settings)
+    if target is None:
+        status.problem = problem
+        return status
+    status.location = target.location
+    try:
+        with target.connect(purpose="agent-db-status") as connection:
+            current = current_revisions(connection)
+            status.reachable = True
+            status.current = list(current)
+            status.unknown = [rev for rev in current if rev not in graph]
+            known = tuple(rev for rev in current if rev in graph)
+            status.at_head = set(current) == set(graph.heads)
+            status.pending = graph.upgrade_path(known, graph.single_head()) if len(graph.heads) == 1 else []
+            status.checksums = check_applied(connection, graph, known)
+            status.last_deployment = _last_deployment(ledger.last_entry(connection))
+            if drift and not status.unknown:
+                try:
+                    status.drift = [d.describe() for d in detect_drift(connection, graph, known)]
+                except AgentDbError as error:
+                    status.drift_problem = str(error)
+    except AgentDbError as error:
+        status.problem = str(error)
+    except DBAPIError as error:
+        status.problem = f"query failed: {str(error.orig or error).splitlines()[0]}"
+    return status
+
+
+def collect_status(*, drift: bool = True, graph: RevisionGraph | None = None) -> Status:
+    graph = graph or default_graph()
+    environments = [environment_status(s, graph, drift=drift) for s in load_all_settings()]
+    return Status(list(graph.heads), len(graph), environments)

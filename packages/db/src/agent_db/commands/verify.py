@@ -1,0 +1,45 @@
+"""``db.verify``: applied revisions against the files, and the live schema against the history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_db.commands.checksums import ChecksumReport, check_applied
+from agent_db.commands.drift import detect_drift
+from agent_db.commands.positions import check_known
+from agent_db.database.catalog import current_revisions
+from agent_db.database.snapshot import Difference
+from agent_db.database.target import Target
+from agent_db.revisions.graph import RevisionGraph, default_graph
+
+
+@dataclass
+class Verification:
+    environment: str
+    current: tuple[str, ...]
+    checksums: ChecksumReport
+    drift: list[Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.checksums.mismatches and not self.drift
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "current": list(self.current),
+            "ok": self.ok,
+            "checksums": self.checksums.as_json(),
+            "drift": [d.as_json() for d in self.drift],
+        }
+
+
+def verify(target: Target, *, graph: RevisionGraph | None = None, drift: bool = True) -> Verification:
+    graph = graph or default_graph(trust_cache=False)
+    with target.connect(purpose="agent-db-verify") as connection:
+        current = current_revisions(connection)
+        check_known(graph, current, target.name)
+        report = check_applied(connection, graph, current)
+        differences = detect_drift(connection, graph, current) if drift else []
+    return Verification(target.name, current, report, differences)

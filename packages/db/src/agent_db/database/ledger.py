@@ -1,0 +1,297 @@
+"""``schema_ledger``: the append-only audit of every revision step run against a database.
+
+One row per step. A row is inserted as ``running`` (committed before the step starts, so a
+killed runner leaves a trace) and moved once to ``success`` (in the step's own transaction,
+atomically with ``alembic_version``) or ``failed`` (with the error). A trigger forbids deletes
+and any other update, so the audit cannot be rewritten by accident.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, text
+
+import agent_db
+from agent_db.database.catalog import table_exists
+
+Direction = Literal["upgrade", "downgrade", "stamp"]
+Outcome = Literal["running", "success", "failed"]
+LEDGER_TABLE = "schema_ledger"
+
+_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS schema_ledger (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id uuid NOT NULL,
+        revision text NOT NULL,
+        direction text NOT NULL CHECK (direction IN ('upgrade', 'downgrade', 'stamp')),
+        checksum text,
+        environment text NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        finished_at timestamptz,
+        actor text NOT NULL,
+        git_commit text,
+        tool_version text NOT NULL,
+        outcome text NOT NULL DEFAULT 'running'
+            CHECK (outcome IN ('running', 'success', 'failed')),
+        error text,
+        reason text,
+        attempt integer NOT NULL DEFAULT 1,
+        backend_pid integer
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS schema_ledger_revision_idx ON schema_ledger (revision, id)",
+    """
+    CREATE OR REPLACE FUNCTION schema_ledger_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
+            RAISE EXCEPTION 'schema_ledger is append-only: rows are never deleted';
+        END IF;
+        IF OLD.outcome <> 'running'
+           OR NEW.outcome = 'running'
+           OR (to_jsonb(NEW) - 'outcome' - 'finished_at' - 'error')
+              <> (to_jsonb(OLD) - 'outcome' - 'finished_at' - 'error') THEN
+            RAISE EXCEPTION 'schema_ledger rows only move from running to a final outcome';
+        END IF;
+        RETURN NEW;
+    END
+    $$
+    """,
+    """
+    CREATE OR REPLACE TRIGGER schema_ledger_append_only
+        BEFORE UPDATE OR DELETE ON schema_ledger
+        FOR EACH ROW EXECUTE FUNCTION schema_ledger_append_only()
+    """,
+    """
+    CREATE OR REPLACE TRIGGER schema_ledger_no_truncate
+        BEFORE TRUNCATE ON schema_ledger
+        FOR EACH STATEMENT EXECUTE FUNCTION schema_ledger_append_only()
+    """,
+)
+
+
+def ensure_ledger(connection: Connection, *, commit: bool = True) -> None:
+    """Create the ledger when missing (idempotent; callers hold the migration lock, or run
+    inside a migration transaction with ``commit=False``)."""
+    if table_exists(connection, LEDGER_TABLE):
+        return
+    for statement in _DDL:
+        connection.execute(text(statement))
+    if commit and connection.in_transaction():
+        connection.commit()
+
+
+@cache
+def actor() -> str:
+    """Who runs this: the CI actor in GitHub Actions, else the OS user at the host."""
+    if os.environ.get("GITHUB_ACTOR"):
+        workflow = os.environ.get("GITHUB_WORKFLOW", "workflow")
+        return f"{os.environ['GITHUB_ACTOR']} (GitHub Actions: {workflow})"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+@cache
+def git_commit() -> str | None:
+    """The commit the revision files come from, when known."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            cwd=Path(agent_db.__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+def tool_version() -> str:
+    import alembic
+
+    return f"agent-db {agent_db.__version__} (alembic {alembic.__version__})"
+
+
+def new_run_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+def start_step(
+    connection: Connection,
+    *,
+    run_id: uuid.UUID,
+    revision: str,
+    direction: Direction,
+    checksum: str | None,
+    environment: str,
+    reason: str | None = None,
+    attempt: int = 1,
+) -> int:
+    """Insert a ``running`` row and commit it; return its id."""
+    row_id = connection.execute(
+        text(
+            """
+            INSERT INTO schema_ledger (run_id, revision, direction, checksum, environment,
+                actor, git_commit, tool_version, reason, attempt, backend_pid)
+            VALUES (:run_id, :revision, :direction, :checksum, :environment,
+                :actor, :git_commit, :tool_version, :reason, :attempt, pg_backend_pid())
+            RETURNING id
+            """
+        ),
+        {
+            "run_id": run_id,
+            "revision": revision,
+            "direction": direction,
+            "checksum": checksum,
+            "environment": environment,
+            "actor": actor(),
+            "git_commit": git_commit(),
+            "tool_version": tool_version(),
+            "reason": reason,
+            "attempt": attempt,
+        },
+    ).scalar_one()
+    if connection.in_transaction():
+        connection.commit()
+    return int(row_id)
+
+
+def finish_step(connection: Connection, row_id: int, outcome: Outcome, error: str | None = None) -> None:
+    """Move a ``running`` row to its final outcome. Inside a migration transaction it commits
+    with that transaction; on an autocommit connection it is immediate."""
+    connection.execute(
+        text(
+            "UPDATE schema_ledger SET outcome = :outcome, finished_at = clock_timestamp(), "
+            "error = :error WHERE id = :id AND outcome = 'running'"
+        ),
+        {"outcome": outcome, "error": error[:4000] if error else None, "id": row_id},
+    )
+
+
+def record_completed_step(
+    connection: Connection,
+    *,
+    revision: str,
+    direction: Direction,
+    checksum: str | None,
+    environment: str,
+    reason: str | None = None,
+) -> None:
+    """One ``success`` row at once: for steps run by the plain Alembic CLI."""
+    connection.execute(
+        text(
+            """
+            INSERT INTO schema_ledger (run_id, revision, direction, checksum, environment,
+                actor, git_commit, tool_version, outcome, finished_at, reason, backend_pid)
+            VALUES (:run_id, :revision, :direction, :checksum, :environment, :actor,
+                :git_commit, :tool_version, 'success', clock_timestamp(), :reason, pg_backend_pid())
+            """
+        ),
+        {
+            "run_id": new_run_id(),
+            "revision": revision,
+            "direction": direction,
+            "checksum": checksum,
+            "environment": environment,
+            "actor": actor(),
+            "git_commit": git_commit(),
+            "tool_version": tool_version(),
+            "reason": reason,
+        },
+    )
+
+
+def close_abandoned_steps(connection: Connection) -> int:
+    """Mark ``running`` rows left by a runner that died as failed; callers hold the lock, so no
+    live runner owns them. Returns how many were closed."""
+    result = connection.execute(
+        text(
+            "UPDATE schema_ledger SET outcome = 'failed', finished_at = clock_timestamp(), "
+            "error = 'interrupted: the runner stopped before recording an outcome (killed, or "
+            "its connection was lost); the transaction of this step was rolled back' "
+            "WHERE outcome = 'running' AND backend_pid IS DISTINCT FROM pg_backend_pid() "
+            "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
+            "WHERE a.pid = schema_ledger.backend_pid AND a.application_name LIKE 'agent-db%')"
+        )
+    )
+    if connection.in_transaction():
+        connection.commit()
+    return result.rowcount
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: int
+    run_id: str
+    revision: str
+    direction: str
+    checksum: str | None
+    environment: str
+    started_at: datetime
+    finished_at: datetime | None
+    actor: str
+    git_commit: str | None
+    tool_version: str
+    outcome: str
+    error: str | None
+    reason: str | None
+    attempt: int
+
+    def as_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        return data
+
+
+_COLUMNS = (
+    "id, run_id::text, revision, direction, checksum, environment, started_at, finished_at, "
+    "actor, git_commit, tool_version, outcome, error, reason, attempt"
+)
+
+
+def entries(connection: Connection, *, limit: int | None = None) -> list[LedgerEntry]:
+    """Ledger rows, newest first (empty when the ledger does not exist yet)."""
+    if not table_exists(connection, LEDGER_TABLE):
+        return []
+    query = f"SELECT {_COLUMNS} FROM schema_ledger ORDER BY id DESC"
+    if limit is not None:
+        query += f" LIMIT {int(limit)}"
+    return [LedgerEntry(*row) for row in connection.execute(text(query))]
+
+
+def last_entry(connection: Connection) -> LedgerEntry | None:
+    found = entries(connection, limit=1)
+    return found[0] if found else None
+
+
+def successful_checksums(connection: Connection) -> dict[str, str | None]:
+    """For each revision whose latest upgrade step succeeded, the checksum it ran with."""
+    if not table_exists(connection, LEDGER_TABLE):
+        return {}
+    rows = connection.execute(
+        text(
+            "SELECT DISTINCT ON (revision) revision, checksum FROM schema_ledger "
+            "WHERE direction = 'upgrade' AND outcome = 'success' ORDER BY revision, id DESC"
+        )
+    )
+    return {row[0]: row[1] for row in rows}
