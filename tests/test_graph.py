@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent_db.errors import ConfigError
-from agent_db.revisions.graph import RevisionGraph, default_graph, file_checksum
+from agent_db.revisions.graph import RevisionGraph, default_graph
+from agent_db.revisions.revision_file import file_checksum
 
 FIRST, SECOND = "3f1a2b9c4d5e", "7c2e8d1f0a6b"
 

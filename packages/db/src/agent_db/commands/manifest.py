@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_db.commands.checksums import check_applied
+from agent_db.commands.guards import check_known
 from agent_db.commands.handoff import Manifest, build_manifest, default_manifest_path, write_manifest
-from agent_db.commands.positions import check_known
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
 from agent_db.database.target import Target

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_db.commands.positions import check_known, read_position
+from agent_db.commands.guards import check_known
+from agent_db.commands.positions import read_position
 from agent_db.database.target import Target
 from agent_db.errors import ConfigError
 from agent_db.revisions.graph import RevisionGraph, default_graph

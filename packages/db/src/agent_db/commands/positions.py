@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from agent_db.database.catalog import current_revisions
 from agent_db.database.target import Target, resolve_url
-from agent_db.errors import AgentDbError, SafetyRefusal
+from agent_db.errors import AgentDbError
 from agent_db.revisions.graph import RevisionGraph
 from agent_db.settings import DatabaseSettings, load_all_settings
 
@@ -48,13 +48,3 @@ def all_positions() -> list[Position]:
         except AgentDbError as error:
             positions.append(Position(settings.name, None, str(error)))
     return positions
-
-
-def check_known(graph: RevisionGraph, current: tuple[str, ...], environment: str) -> None:
-    """Refuse to work from a revision this checkout does not have."""
-    unknown = [rev for rev in current if rev not in graph]
-    if unknown:
-        raise SafetyRefusal(
-            f"{environment} is at revision {', '.join(unknown)}, which this checkout does not "
-            "have (it was applied from newer code); update your checkout before migrating"
-        )

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from agent_db.commands import migrate
 from agent_db.commands.checksums import check_applied
+from agent_db.commands.guards import check_known
 from agent_db.commands.handoff import (
     build_manifest,
     check_writable,
@@ -23,7 +24,6 @@ from agent_db.commands.handoff import (
     read_manifest,
     write_manifest,
 )
-from agent_db.commands.positions import check_known
 from agent_db.commands.progress import Reporter
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions

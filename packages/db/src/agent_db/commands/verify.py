@@ -7,7 +7,7 @@ from typing import Any
 
 from agent_db.commands.checksums import ChecksumReport, check_applied
 from agent_db.commands.drift import detect_drift
-from agent_db.commands.positions import check_known
+from agent_db.commands.guards import check_known
 from agent_db.database.catalog import current_revisions
 from agent_db.database.snapshot import Difference
 from agent_db.database.target import Target

@@ -20,7 +20,7 @@ from agent_db.database.engines import create_sync_engine, translate_connection_e
 from agent_db.database.ledger import Direction, ensure_ledger, record_completed_step
 from agent_db.database.target import resolve_url
 from agent_db.errors import SafetyRefusal
-from agent_db.revisions.graph import file_checksum
+from agent_db.revisions.revision_file import file_checksum
 from agent_db.settings import load_settings
 
 WRITING_COMMANDS = frozenset({"upgrade", "downgrade", "stamp"})

@@ -4,12 +4,9 @@ would (and for the first revision, ``base:REV``), one revision at a time."""
 from __future__ import annotations
 
 import io
-from typing import Any
-
-from alembic.runtime.environment import EnvironmentContext
 
 from agent_db.errors import ConfigError
-from agent_db.revisions.alembic_bridge import scripts_for
+from agent_db.revisions.alembic_bridge import run_environment, scripts_for, steps_to
 from agent_db.revisions.alembic_config import alembic_config
 from agent_db.revisions.graph import Revision, RevisionGraph
 
@@ -24,21 +21,15 @@ def render_upgrade(graph: RevisionGraph, revision: Revision, *, environment: str
     buffer = io.StringIO()
     config = alembic_config(environment, output_buffer=buffer, stdout=io.StringIO())
     script = scripts_for(config, graph, [revision.id])
-
-    def steps(rev: Any, context: Any) -> Any:
-        return script._upgrade_revs(revision.id, parents)  # type: ignore[arg-type]
-
     try:
-        with EnvironmentContext(
+        run_environment(
             config,
             script,
-            fn=steps,
+            steps_to(script, "upgrade", revision.id, start=parents),
+            destination=revision.id,
             as_sql=True,
             starting_rev=starting,
-            destination_rev=revision.id,
-            tag=None,
-        ):
-            script.run_env()
+        )
     except Exception as error:
         raise ConfigError(
             f"{revision.path.name}: cannot render the SQL of {start_label} -> {revision.id} "

@@ -1,0 +1,67 @@
+"""What a failed or interrupted step tells the person: what happened, where things stand, and
+what to do next, in one message (never a wall of chained tracebacks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError
+
+from agent_db.database.pg_errors import is_connection_lost, is_lock_timeout, is_out_of_resources
+from agent_db.database.target import Target
+from agent_db.errors import DatabaseUnavailable, MigrationFailed
+
+
+def describe_failure(error: BaseException) -> str:
+    """The first line of what the server (or driver) said."""
+    original = getattr(error, "orig", None) or error
+    message = str(original).strip()
+    return message.splitlines()[0] if message else type(original).__name__
+
+
+def next_step_hint(error: BaseException) -> str:
+    """What to do next, by the kind of failure."""
+    if is_lock_timeout(error):
+        return " after retries; find and end the blocking session, or run again later"
+    if is_out_of_resources(error):
+        # The revision may be fine; the server is not.
+        return (
+            "; the server ran out of a resource (disk space, memory or a limit such as "
+            "temp_file_limit): free it or raise the limit, then run again"
+        )
+    return "; fix the revision and run again"
+
+
+def lost_during_step(target: Target, where: str, error: BaseException) -> MigrationFailed:
+    """The server went away while a step ran (restart, crash, terminated session).
+
+    PostgreSQL rolls back the step's open transaction when its session ends, so nothing of the
+    revision stays applied beyond what an autocommit block (a concurrent index build) had
+    finished; its ledger row stays ``running`` and the next run closes it as failed. The lock
+    connection is gone too, so the position cannot be read now: the message says where to look.
+    """
+    return MigrationFailed(
+        f"{where} was interrupted: the connection to PostgreSQL ({target.location}) was lost "
+        f"({describe_failure(error)}), because the server restarted, stopped or ended the "
+        "session. PostgreSQL rolled back the revision's transaction, so the revision is not "
+        f"applied; run the command again once the server is back (it closes this step's ledger "
+        f"row as failed and applies the revision from the start). "
+        f"'uv run invoke db.current --env {target.name}' shows where {target.name} stands"
+    )
+
+
+@contextmanager
+def connection_loss_is_one_message(target: Target) -> Iterator[None]:
+    """The server going away between steps (restart, crash, terminated session) is one clear
+    message and exit 1, not a traceback."""
+    try:
+        yield
+    except DBAPIError as error:
+        if not is_connection_lost(error):
+            raise
+        raise DatabaseUnavailable(
+            f"lost the connection to PostgreSQL ({target.location}) during the run on "
+            f"{target.name}: {describe_failure(error)}. Every step that finished was committed; "
+            "run the command again once the server is back"
+        ) from None

@@ -1,0 +1,59 @@
+"""Checks every writing verb makes before it touches a database: protected environments,
+positions this checkout does not know, relative revisions that make sense."""
+
+from __future__ import annotations
+
+import re
+
+from agent_db.database.target import Target
+from agent_db.errors import ConfigError, SafetyRefusal
+from agent_db.inputs import shown
+from agent_db.revisions.graph import RevisionGraph
+
+MIN_OVERRIDE_REASON = 10
+MAX_RELATIVE_STEPS = 100_000
+_RELATIVE = re.compile(r"-([0-9]+)")
+
+
+def require_override(target: Target, action: str, allow_protected: bool, reason: str | None) -> None:
+    """Protected environments refuse downgrade and stamp without an explicit, reasoned override."""
+    if not target.settings.protected:
+        return
+    if not allow_protected:
+        raise SafetyRefusal(
+            f"{action} on {target.name} refused: {target.name} is a protected environment. If it "
+            f'is really needed, run again with --allow-protected --reason "why"; the reason '
+            "is recorded in the ledger"
+        )
+    if not reason or len(reason.strip()) < MIN_OVERRIDE_REASON:
+        raise SafetyRefusal(
+            f"{action} on {target.name} refused: --allow-protected needs --reason with a real "
+            f"explanation (at least {MIN_OVERRIDE_REASON} characters); it is recorded in the ledger"
+        )
+
+
+def check_known(graph: RevisionGraph, current: tuple[str, ...], environment: str) -> None:
+    """Refuse to work from a revision this checkout does not have."""
+    unknown = [rev for rev in current if rev not in graph]
+    if unknown:
+        raise SafetyRefusal(
+            f"{environment} is at revision {', '.join(unknown)}, which this checkout does not "
+            "have (it was applied from newer code); update your checkout before migrating"
+        )
+
+
+def relative_steps(reference: str) -> int | None:
+    """``-N`` as a number of steps down (negative), or None when ``reference`` is not relative.
+
+    ASCII digits only (``str.isdigit`` also accepts '²', which ``int`` refuses), and bounded
+    (``int`` refuses more than 4,300 digits)."""
+    match = _RELATIVE.fullmatch(reference.strip())
+    if match is None:
+        return None
+    digits = match.group(1)
+    if len(digits) > 6 or not 0 < int(digits) <= MAX_RELATIVE_STEPS:
+        raise ConfigError(
+            f"a relative downgrade needs a number of steps between 1 and {MAX_RELATIVE_STEPS}, "
+            f"such as -1 (got {shown(reference)})"
+        )
+    return -int(digits)

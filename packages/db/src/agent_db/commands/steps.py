@@ -1,0 +1,123 @@
+"""Running revisions one step at a time: a ledger row per attempt, lock timeouts retried with
+backoff, the blocker named, and every failure recorded and told once."""
+
+from __future__ import annotations
+
+import time
+from contextlib import suppress
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent_db.commands.failures import describe_failure, lost_during_step, next_step_hint
+from agent_db.commands.run_session import MigrationRun
+from agent_db.database import ledger
+from agent_db.database.blockers import BlockerWatch
+from agent_db.database.catalog import current_revisions
+from agent_db.database.pg_errors import is_connection_lost, is_lock_timeout
+from agent_db.errors import ConfigError, MigrationFailed
+from agent_db.revisions.revision_file import Revision, file_checksum
+
+# What a stamp to base runs as: no file, no checksum.
+BASE = Revision(id="base", down_revisions=(), file="base", checksum="")
+
+
+def run_steps(run: MigrationRun, direction: ledger.Direction, revisions: list[str]) -> list[str]:
+    """Apply (or revert) ``revisions`` in order; returns those done."""
+    graph, reporter = run.graph, run.reporter
+    reporter.run_started(direction, [graph[r] for r in revisions])
+    run.load_scripts(revisions)
+    done: list[str] = []
+    for index, revision_id in enumerate(revisions, start=1):
+        revision = graph[revision_id]
+        destination = revision_id
+        if direction == "downgrade":
+            if revision.is_merge:
+                raise ConfigError(
+                    f"{revision_id} merges {', '.join(revision.down_revisions)}; downgrading "
+                    "across a merge is not automated: name a target on one branch"
+                )
+            destination = revision.down_revisions[0] if revision.down_revisions else "base"
+        run_one(run, direction, revision, destination, index, len(revisions))
+        done.append(revision_id)
+    reporter.run_finished()
+    return done
+
+
+def run_one(
+    run: MigrationRun,
+    direction: ledger.Direction,
+    revision: Revision,
+    destination: str,
+    index: int,
+    total: int,
+) -> None:
+    """One revision's step, retried while its locks time out (not for stamps)."""
+    target, reporter = run.target, run.reporter
+    attempts = 1 + (target.settings.lock_retries if direction != "stamp" else 0)
+    for attempt in range(1, attempts + 1):
+        lock_timeout, _ = run.set_timeouts(revision)
+        reporter.step_started(revision, index, total, attempt)
+        row_id = ledger.start_step(
+            run.lock,
+            run_id=run.run_id,
+            revision=revision.id,
+            direction=direction,
+            checksum=_checksum_of_file_run(revision),
+            environment=target.name,
+            reason=run.reason,
+            attempt=attempt,
+        )
+
+        def mark_success(*, ctx: Any, row_id: int = row_id, **_: Any) -> None:
+            ledger.finish_step(ctx.connection, row_id, "success")
+
+        pid = run.migration.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        run.migration.commit()
+        started = time.monotonic()
+        try:
+            with BlockerWatch(run.lock, pid) as watch:
+                run.run_alembic(direction, destination, mark_success)
+        except Exception as error:
+            where = f"revision {revision.id} ({revision.path.name})"
+            if is_connection_lost(error):
+                with suppress(SQLAlchemyError):
+                    run.migration.invalidate()
+                lost = lost_during_step(target, where, error)
+                _record_failure(run, row_id, str(lost))  # when only the step's session died
+                raise lost from None
+            if run.migration.in_transaction():
+                run.migration.rollback()
+            if is_lock_timeout(error):
+                message = (
+                    f"{where} could not take a lock within lock_timeout={lock_timeout}: "
+                    f"blocked by {watch.describe()}. Nothing of this revision was applied"
+                )
+            else:
+                message = f"{where} failed: {describe_failure(error)}"
+            _record_failure(run, row_id, message)
+            if is_lock_timeout(error) and attempt < attempts:
+                delay = target.settings.retry_backoff_seconds * 2 ** (attempt - 1)
+                reporter.step_retrying(revision, f"{message}; attempt {attempt + 1} of {attempts}", delay)
+                time.sleep(delay)
+                continue
+            position = ", ".join(current_revisions(run.lock)) or "base"
+            raise MigrationFailed(
+                f"{message}. {target.name} stays at {position}{next_step_hint(error)}"
+            ) from None
+        reporter.step_finished(revision, time.monotonic() - started)
+        return
+
+
+def _checksum_of_file_run(revision: Revision) -> str | None:
+    """The ledger records the checksum of the bytes about to run, read now, not a cached one."""
+    if revision is BASE:
+        return None
+    return file_checksum(revision.path.read_bytes())
+
+
+def _record_failure(run: MigrationRun, row_id: int, message: str) -> None:
+    # If the database went away, the row stays 'running' and the next run closes it.
+    with suppress(SQLAlchemyError):
+        ledger.finish_step(run.lock, row_id, "failed", message)
