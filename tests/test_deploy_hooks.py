@@ -89,7 +89,7 @@ def test_manifest_of_an_environment_without_url_names_the_variable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(Exit) as raised:
-        tasks.manifest(Context(), env="staging", out=str(tmp_path / "s.json"))
+        tasks.db.manifest(Context(), env="staging", out=str(tmp_path / "s.json"))
     assert raised.value.code == 2
     assert "STAGING_DATABASE_URL" in capsys.readouterr().err
 
@@ -102,7 +102,7 @@ def test_rollout_without_a_command_says_so_and_succeeds(
 ) -> None:
     monkeypatch.setenv("API_ROLLOUT_COMMAND", "")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    tasks.rollout(Context(), env="staging")
+    tasks.api.rollout(Context(), env="staging")
     out, err = capsys.readouterr()
     assert "no API rollout configured for staging" in err
     assert "API_ROLLOUT_COMMAND" in err
@@ -119,7 +119,7 @@ def test_rollout_runs_the_command_with_the_release_coordinates(
     )
     monkeypatch.setenv("API_ROLLOUT_COMMAND", shlex.join([sys.executable, "-c", script]))
     monkeypatch.setenv("OUT", str(out))
-    tasks.rollout(Context(), env="prod")
+    tasks.api.rollout(Context(), env="prod")
     assert out.read_text() == f"prod {project_head()}"
     printed = capsys.readouterr()
     assert "prod: rollout with" in printed.err
@@ -184,7 +184,7 @@ def test_smoke_passes_when_the_api_serves_this_release(
 ) -> None:
     base_url, _ = staging_api
     migrate.upgrade(Target.resolve("staging"))
-    tasks.smoke(Context(), env="staging", url=base_url + "/", timeout=10)
+    tasks.api.smoke(Context(), env="staging", url=base_url + "/", timeout=10)
     assert f"the API serves this release (code and database at {project_head()})" in capsys.readouterr().err
 
 
@@ -255,7 +255,7 @@ def test_smoke_without_url_skips_with_a_warning(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    tasks.smoke(Context(), env="prod", url=" ")
+    tasks.api.smoke(Context(), env="prod", url=" ")
     out, err = capsys.readouterr()
     assert "no API URL for prod" in err
     assert out.startswith("::warning title=prod%3A no smoke check::")

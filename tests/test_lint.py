@@ -278,7 +278,7 @@ def test_bad_revisions_are_named_with_exit_2(
     assert caught.value.exit_code == 2
     # Through the task: one message on stderr naming the file, exit 2, nothing on stdout.
     with pytest.raises(Exit) as exited:
-        tasks.lint_migrations(Context())
+        tasks.db.lint_migrations(Context())
     assert exited.value.code == 2
     output = capsys.readouterr()
     assert path.name in output.err
@@ -300,7 +300,7 @@ def test_json_is_one_document_and_exit_3(versions: Path, capsys: pytest.CaptureF
 
     write_revision(versions, NEW, project_head(), 'op.drop_column("users", "hashed_password")')
     with pytest.raises(Exit) as caught:
-        tasks.lint_migrations(Context(), json=True)
+        tasks.db.lint_migrations(Context(), json=True)
     assert caught.value.code == 3
     captured = capsys.readouterr()
     document = json.loads(captured.out)
@@ -380,10 +380,10 @@ def test_new_user_plain_index_then_helper_then_upgrade_then_drop(
             'safe.drop_index_concurrently("ix_users_username_email", "users")',
         )
     )
-    tasks.lint_migrations(Context())  # no Exit: passes
+    tasks.db.lint_migrations(Context())  # no Exit: passes
     assert "passed" in capsys.readouterr().out
 
-    tasks.upgrade(Context())  # db.upgrade: under the lock, with the ledger
+    tasks.db.upgrade(Context())  # db.upgrade: under the lock, with the ledger
     assert "now at aaaa00000001" in capsys.readouterr().err
     with psycopg.connect(conninfo(empty_url)) as connection:
         row = connection.execute(
@@ -405,7 +405,7 @@ def test_new_user_plain_index_then_helper_then_upgrade_then_drop(
         slug="drop_hashed_password",
     )
     with pytest.raises(Exit) as refused:
-        tasks.lint_migrations(Context())
+        tasks.db.lint_migrations(Context())
     assert refused.value.code == 3
     out = capsys.readouterr().out
     assert "drop-mapped-column" in out

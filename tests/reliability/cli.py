@@ -35,8 +35,9 @@ class Outcome:
 
 
 def call_task(name: str, **flags: Any) -> Outcome:
-    """Run task ``name`` (``upgrade``, ``lint_migrations``...) as ``invoke db.<name>`` would."""
-    task = getattr(tasks, name)
+    """Run task ``name`` (``upgrade``, ``lint_migrations``...) as ``invoke db.<name>`` would
+    (the ``db`` family first, then ``api``)."""
+    task = getattr(tasks.db, name, None) or getattr(tasks.api, name)
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -11,6 +11,7 @@ from agent_db.commands.guards import check_known
 from agent_db.database.catalog import current_revisions
 from agent_db.database.snapshot import Difference
 from agent_db.database.target import Target
+from agent_db.errors import SafetyRefusal
 from agent_db.revisions.graph import RevisionGraph, default_graph
 
 
@@ -24,6 +25,19 @@ class Verification:
     @property
     def ok(self) -> bool:
         return not self.checksums.mismatches and not self.drift
+
+    def refusal(self) -> SafetyRefusal | None:
+        """What ``db.verify`` refuses with (exit 3) when something does not match."""
+        problems = [m.describe() for m in self.checksums.mismatches]
+        problems += [f"drift: {d.describe()}" for d in self.drift]
+        if not problems:
+            return None
+        return SafetyRefusal(
+            f"{self.environment} failed verification:\n  - "
+            + "\n  - ".join(problems)
+            + "\nRestore edited revision files from git; undo hand-made schema changes or "
+            "capture them in a new revision"
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,92 @@
+"""What the ``db.*`` verbs print when they finish: the data they return, for people (stderr
+for messages, stdout for data) or as one JSON document."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent_db.cli.console import print_json, say
+from agent_db.commands.history import HistoryEntry, docstring
+from agent_db.commands.manifest import ManifestWritten
+from agent_db.commands.migrate import RunResult
+from agent_db.commands.promote import PromotionResult
+from agent_db.commands.verify import Verification
+from agent_db.revisions.graph import RevisionGraph
+
+
+def print_run(result: RunResult, *, as_json: bool) -> None:
+    """An upgrade, downgrade or stamp: where the environment is now."""
+    if as_json:
+        print_json(result.as_json())
+        return
+    after = ", ".join(result.after) or "base"
+    if result.nothing_to_do:
+        say(f"{result.environment}: nothing to do; at {after}")
+    else:
+        say(f"{result.environment}: now at {after}")
+
+
+def print_current(revisions: Sequence[str], graph: RevisionGraph) -> None:
+    if not revisions:
+        print("base (no revision applied)")
+    for revision in revisions:
+        mark = " (head)" if revision in graph.heads else ""
+        known = "" if revision in graph else "  [unknown to this checkout]"
+        print(f"{revision}{mark}{known}")
+
+
+def print_heads(graph: RevisionGraph) -> None:
+    for head in graph.heads:
+        print(f"{head} (head)  {graph[head].message}")
+
+
+def print_history(entries: Sequence[HistoryEntry], *, verbose: bool, root: Path) -> None:
+    """Like ``alembic history``: one line per revision, or ``--verbose`` blocks with the
+    parents, the file and the whole docstring."""
+    for entry in entries:
+        head = " (head)" if entry.is_head else ""
+        envs = f"  <- {', '.join(entry.environments)}" if entry.environments else ""
+        parents = ", ".join(entry.parents) or "<base>"
+        if not verbose:
+            print(f"{parents} -> {entry.revision}{head}, {entry.message}{envs}")
+            continue
+        print(f"Rev: {entry.revision}{head}{envs}")
+        print(f"Parent: {parents}")
+        print(f"Path: {os.path.relpath(entry.path, root)}")
+        print()
+        for line in docstring(entry.path).splitlines():
+            print(f"    {line}".rstrip())
+        print()
+
+
+def print_verification(result: Verification, *, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_json())
+        return
+    if not result.ok:
+        return  # the refusal says what failed
+    unrecorded = result.checksums.unrecorded
+    note = f" ({len(unrecorded)} applied revision(s) have no ledger record)" if unrecorded else ""
+    say(f"{result.environment}: checksums match the files and no drift{note}")
+
+
+def print_promotion(result: PromotionResult, *, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_json())
+        return
+    after = ", ".join(result.run.after) or "base"
+    done = "nothing to do" if not result.run.applied else f"applied {len(result.run.applied)}"
+    say(
+        f"{result.run.environment}: {done}; at {after} (= {result.source.environment}, read "
+        f"{result.source.origin}); manifest written to {result.manifest_path}"
+    )
+
+
+def print_manifest_written(result: ManifestWritten, *, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_json())
+        return
+    at = ", ".join(result.manifest.position) or "base"
+    say(f"{result.environment}: at {at}; manifest written to {result.path}")

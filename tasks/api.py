@@ -1,0 +1,134 @@
+"""``api.*`` and ``dev``: serve the API, and the operator actions around a release."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from tasks._shared import ENV_HELP, reporter, reports_errors, target
+
+
+@task(help={"env": ENV_HELP, "host": "interface to bind", "port": "port", "workers": "processes"})
+@reports_errors
+def serve(c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the API against that environment's database."""
+    serve_api(env, host, port, workers)
+
+
+def serve_api(env: str, host: str, port: int, workers: int) -> None:
+    import signal
+
+    import uvicorn
+
+    from agent_api.settings import load_api_settings
+    from agent_db.database.target import resolve_url
+    from agent_db.settings import load_settings
+
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills
+    # the process before atexit runs, and the embedded PostgreSQL would be left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    settings = load_settings(env)
+    api_settings = load_api_settings(env)  # refused here, before any worker starts
+    # Resolve once here (starting the embedded server for dev), and hand the URL to workers.
+    url = resolve_url(settings)
+    os.environ[settings.database_url_env] = url.render_as_string(hide_password=False)
+    os.environ["AGENT_ENV"] = env
+    uvicorn.run(
+        "agent_api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=api_settings.log_level,
+    )
+
+
+@task(help={"env": ENV_HELP, "username": "the registered account to make a superuser"})
+@reports_errors
+def grant_superuser(c: Context, username: str, env: str = "dev") -> None:
+    """Make a registered account a superuser (there is no endpoint for the first one)."""
+    from agent_api.admin import grant_superuser as grant
+    from agent_db.cli.console import say
+
+    grant(target(env), username)
+    say(f"{username} is now a superuser in {env}")
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "command": "run this instead of $API_ROLLOUT_COMMAND",
+        "timeout": "seconds before the command is stopped (default 900)",
+    }
+)
+@reports_errors
+def rollout(c: Context, env: str = "dev", command: str = "", timeout: float = 900.0) -> None:
+    """Deploy the API's new release with $API_ROLLOUT_COMMAND (says so when none is set)."""
+    from agent_api.deploy import rollout as rollout_module
+    from agent_api.deploy.github import annotation, in_github_actions
+    from agent_db.cli.console import say, warn_skipped
+
+    result = rollout_module.rollout(env, command=command or None, timeout=timeout)
+    if not result.configured:
+        message = rollout_module.not_configured_message(env)
+        warn_skipped(message)
+        if in_github_actions():
+            print(annotation("warning", f"{env}: no API rollout", message))
+        return
+    say(f"{env}: rollout with {result.program} finished in {result.seconds:.0f}s")
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "url": "the API's base URL, e.g. https://api.example.com (empty: skip, with a warning)",
+        "timeout": "seconds to keep retrying (default 300)",
+        "interval": "seconds between attempts (default 5)",
+    }
+)
+@reports_errors
+def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, interval: float = 5.0) -> None:
+    """Retry /ready until the API serves this release on the environment's live schema."""
+    from agent_api.deploy.github import annotation, in_github_actions
+    from agent_api.deploy.smoke import expectation_for, smoke_check
+    from agent_db.cli.console import say, warn_skipped
+
+    if not url.strip():
+        message = (
+            f"no API URL for {env}, so nothing was checked; set the API_URL variable of the GitHub "
+            "environment (or pass --url) once the API runs somewhere"
+        )
+        warn_skipped(message)
+        if in_github_actions():
+            print(annotation("warning", f"{env}: no smoke check", message))
+        return
+    expected = expectation_for(env)
+    ready = smoke_check(
+        url,
+        expected,
+        environment=env,
+        timeout=timeout,
+        interval=interval,
+        on_wait=lambda problem: say(f"waiting: {problem}"),
+    )
+    say(f"{env}: the API serves this release (code and database at {', '.join(ready.schema_revision)})")
+
+
+@task(help={"host": "interface to bind", "port": "port"})
+@reports_errors
+def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Start (or reuse) the embedded PostgreSQL when dev has no URL, upgrade dev, serve the API."""
+    from agent_db.cli.console import say
+    from agent_db.commands import migrate
+
+    dev_target = target("dev")
+    say(f"dev database: {dev_target.safe_url}")
+    migrate.upgrade(dev_target, "head", reporter=reporter("dev"))
+    serve_api("dev", host, port, 1)
+
+
+collection = Collection("api", serve, grant_superuser, rollout, smoke)

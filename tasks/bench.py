@@ -1,0 +1,75 @@
+"""``bench.*``: benchmarks, not tests (figures and commands in bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from tasks._shared import run_or_exit
+
+
+@task(
+    help={
+        "sizes": "comma-separated history lengths (default 1000,5000,10000)",
+        "repeat": "timed runs per command (the slow Alembic ones run at most 3 times)",
+    }
+)
+def graph(c: Context, sizes: str = "1000,5000,10000", repeat: int = 5) -> None:
+    """Revision-graph scale: our commands against plain Alembic on long histories."""
+    run_or_exit(
+        c, [sys.executable, "-m", "bench.graph_scale", "--sizes", sizes, "--repeat", str(int(repeat))]
+    )
+
+
+@task(
+    name="api",
+    help={
+        "rounds": "rounds; every configuration runs once per round, interleaved (default 3)",
+        "seconds": "measured seconds per run (default 10)",
+        "connections": "wrk connections (default 32)",
+        "workers": "comma-separated uvicorn worker counts (default 1,2)",
+        "scenarios": "comma-separated: me, agent, messages, post (default all)",
+        "baseline": "also serve the API as it was at this git revision, in the same rounds",
+        "profile": "instead, profile this scenario on a 1-worker API with py-spy",
+    },
+)
+def api_bench(
+    c: Context,
+    rounds: int = 3,
+    seconds: float = 10,
+    connections: int = 32,
+    workers: str = "1,2",
+    scenarios: str = "me,agent,messages,post",
+    baseline: str = "",
+    profile: str = "",
+) -> None:
+    """API throughput and latency (wrk) beside pgbench -S and a bare asyncpg endpoint."""
+    command = [
+        sys.executable, "-m", "bench.api", "--rounds", str(int(rounds)), "--seconds", str(seconds),
+        "--connections", str(int(connections)), "--workers", workers, "--scenarios", scenarios,
+    ]  # fmt: skip
+    if baseline:
+        command += ["--baseline", baseline]
+    if profile:
+        command += ["--profile", profile]
+    run_or_exit(c, command)
+
+
+@task(
+    name="migrations",
+    help={
+        "rate": "requests per second of the live traffic (default 100)",
+        "before": "seconds of baseline traffic before the promotion (default 20)",
+        "passes": "comma-separated: safe, naive (default both)",
+    },
+)
+def migrations_bench(c: Context, rate: float = 100, before: float = 20, passes: str = "safe,naive") -> None:
+    """A promotion to staging under live read and write load: safe revisions against naive ones."""
+    command = [sys.executable, "-m", "bench.migrations_load", "--rate", str(rate), "--before", str(before)]
+    run_or_exit(c, [*command, "--passes", passes])
+
+
+collection = Collection("bench", graph, api_bench, migrations_bench)
