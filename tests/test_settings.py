@@ -5,13 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import URL
 
 from agent_db.database.target import resolve_url
 from agent_db.errors import ConfigError
 from agent_db.settings import environment_names, load_settings
 from agent_db.urls import parse_url, redact, sync_url
-from tests.support import ROOT, run_invoke
+from tests.support import ROOT, conninfo, run_invoke, url_text
 
 
 def test_environments_are_in_promotion_order() -> None:
@@ -119,3 +121,44 @@ def test_invalid_setting_value_is_named(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("AGENT_ENVIRONMENTS_DIR", str(folder))
     with pytest.raises(ConfigError, match=r"prod\.toml has invalid settings: lock_timeout"):
         load_settings("prod")
+
+
+def test_a_misspelt_key_fails_every_task_on_that_environment_and_runs_nothing(
+    tmp_path: Path, empty_url: URL
+) -> None:
+    """``protectd = true`` in prod.toml was once dropped without a word: prod downgraded with no
+    override. Now every task on prod refuses the file (exit 2), naming the key and the valid
+    ones, before it connects."""
+    folder = _copy_environments(tmp_path)
+    text = (folder / "prod.toml").read_text().replace("protected = true", "protectd = true")
+    (folder / "prod.toml").write_text(text)
+    env = {"AGENT_ENVIRONMENTS_DIR": str(folder), "PROD_DATABASE_URL": url_text(empty_url)}
+    for argv in (
+        ["db.upgrade", "--env", "prod"],
+        ["db.downgrade", "--env", "prod", "--to=-1"],
+        ["db.stamp", "--env", "prod", "--to", "head"],
+        ["db.current", "--env", "prod"],
+        ["db.plan", "--env", "prod"],
+        ["db.verify", "--env", "prod"],
+        ["db.promote", "--to", "prod"],
+        ["db.status", "--no-drift"],
+        ["api.serve", "--env", "prod"],
+    ):
+        result = run_invoke(*argv, env=env)
+        assert result.returncode == 2, (argv, result.stdout, result.stderr)
+        assert "unknown setting 'protectd'" in result.stderr, argv
+        assert "did you mean 'protected'" in result.stderr, argv
+        assert "prod.toml" in result.stderr, argv
+    with psycopg.connect(conninfo(empty_url)) as connection:
+        tables = connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()
+    assert tables == (0,), "a refused command created something"
+
+
+def test_an_unknown_table_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _copy_environments(tmp_path)
+    (folder / "staging.toml").write_text((folder / "staging.toml").read_text() + "\n[apii]\ndebug = true\n")
+    monkeypatch.setenv("AGENT_ENVIRONMENTS_DIR", str(folder))
+    with pytest.raises(
+        ConfigError, match=r"staging\.toml has an unknown table \[apii\]; valid tables: \[api\]"
+    ):
+        load_settings("staging")

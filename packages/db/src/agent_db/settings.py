@@ -7,6 +7,7 @@ the environment variable the file names (``database_url_env``). Only an environm
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -113,7 +114,9 @@ def read_environment_file(name: str) -> tuple[Path, dict[str, Any]]:
 class DatabaseSettings(BaseSettings):
     """What the toolkit needs to know about one environment's database."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Unknown keys are refused (see _refuse_unknown_keys): a misspelt `protectd = true` must not
+    # leave prod unprotected without a word.
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
     name: str
     database_url_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
@@ -125,7 +128,6 @@ class DatabaseSettings(BaseSettings):
     lock_wait_seconds: float = Field(default=120.0, ge=0)
     lock_retries: int = Field(default=3, ge=0, le=20)
     retry_backoff_seconds: float = Field(default=2.0, ge=0)
-    application_name: str = "agent-db-migrate"
 
     @field_validator("promote_from", mode="before")
     @classmethod
@@ -171,9 +173,33 @@ class DatabaseSettings(BaseSettings):
         )
 
 
+# Tables an environment file may hold besides its top-level database settings; each is read
+# and checked by its owner (``[api]``: agent_api.settings).
+KNOWN_TABLES = frozenset({"api"})
+
+
+def _refuse_unknown_keys(path: Path, data: dict[str, Any]) -> None:
+    valid = sorted(set(DatabaseSettings.model_fields) - {"name"})
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if key not in KNOWN_TABLES:
+                raise ConfigError(
+                    f"{path} has an unknown table [{key}]; valid tables: "
+                    + ", ".join(f"[{table}]" for table in sorted(KNOWN_TABLES))
+                )
+        elif key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{path} has an unknown setting {key!r}{hint}; valid settings: {', '.join(valid)}. "
+                "Nothing was run: fix the file and run the command again"
+            )
+
+
 @cache
 def _load_cached(name: str, folder: str) -> DatabaseSettings:
     path, data = read_environment_file(name)
+    _refuse_unknown_keys(path, data)
     top_level = {k: v for k, v in data.items() if not isinstance(v, dict)}
     try:
         settings = DatabaseSettings(name=name, **top_level)
@@ -199,7 +225,10 @@ def _refuse_shared_variable(settings: DatabaseSettings, path: Path) -> None:
 
 
 def load_settings(name: str) -> DatabaseSettings:
-    """The settings of environment ``name`` (``dev``, ``staging``, ``prod``...)."""
+    """The settings of environment ``name`` (``dev``, ``staging``, ``prod``...); every command
+    on that environment refuses a file with an unknown key (exit 2). Another environment's
+    broken file does not stop this one (commands that read every environment, such as
+    db.status, refuse it too)."""
     return _load_cached(name, str(find_environments_dir().resolve()))
 
 
