@@ -16,7 +16,7 @@ def cache_dir() -> Path:
     if explicit:
         return Path(explicit)
     from agent_db.errors import AgentDbError
-    from agent_db.settings import project_root
+    from agent_db.paths import project_root
 
     try:
         return project_root() / ".cache" / "agent-db"

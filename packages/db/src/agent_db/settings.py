@@ -20,39 +20,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import URL
 
 from agent_db.errors import ConfigError
+from agent_db.paths import find_environments_dir, project_root
 from agent_db.urls import parse_url
 
-ENVIRONMENTS_DIR_VARIABLE = "AGENT_ENVIRONMENTS_DIR"
 _ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _DURATION = re.compile(r"^(0|\d+(ms|s|min|h))$")
-
-
-def find_environments_dir() -> Path:
-    """The ``environments/`` folder: from ``AGENT_ENVIRONMENTS_DIR``, else the nearest one above
-    the working directory, else the one of the checkout this package is installed from."""
-    explicit = os.environ.get(ENVIRONMENTS_DIR_VARIABLE)
-    if explicit:
-        path = Path(explicit)
-        if not path.is_dir():
-            raise ConfigError(
-                f"{ENVIRONMENTS_DIR_VARIABLE}={explicit} is not a directory; point it at the "
-                "folder that holds dev.toml, staging.toml and prod.toml"
-            )
-        return path
-    for start in (Path.cwd(), Path(__file__).resolve().parent):
-        for folder in (start, *start.parents):
-            candidate = folder / "environments"
-            if (candidate / "dev.toml").is_file():
-                return candidate
-    raise ConfigError(
-        "no environments/ folder found above the working directory; run from the project "
-        f"checkout or set {ENVIRONMENTS_DIR_VARIABLE}"
-    )
-
-
-def project_root() -> Path:
-    """The checkout's root: the folder that holds ``environments/``."""
-    return find_environments_dir().resolve().parent
 
 
 def environment_names(directory: Path | None = None) -> list[str]:

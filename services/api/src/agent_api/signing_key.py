@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agent_api.settings import ApiSettings
 from agent_db.errors import ConfigError
-from agent_db.settings import project_root
+from agent_db.paths import project_root
 
 MIN_KEY_LENGTH = 32
 DEV_ENVIRONMENT = "dev"

@@ -6,14 +6,17 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent_db.cli.console import print_json, say
 from agent_db.commands.history import HistoryEntry, docstring
-from agent_db.commands.manifest import ManifestWritten
-from agent_db.commands.migrate import RunResult
-from agent_db.commands.promote import PromotionResult
-from agent_db.commands.verify import Verification
-from agent_db.revisions.graph import RevisionGraph
+
+if TYPE_CHECKING:
+    from agent_db.commands.manifest import ManifestWritten
+    from agent_db.commands.migrate import RunResult
+    from agent_db.commands.promote import PromotionResult
+    from agent_db.commands.verify import Verification
+    from agent_db.revisions.graph import RevisionGraph
 
 
 def print_run(result: RunResult, *, as_json: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,12 +17,14 @@ from rich.table import Table
 
 from agent_db.cli.console import stdout_console
 from agent_db.cli.status_graph import mermaid
-from agent_db.commands.status import EnvironmentStatus, Status
-from agent_db.revisions.graph import RevisionGraph
 
 Tone = Literal["plain", "good", "warn", "bad"]
 _RICH_STYLE: dict[Tone, str | None] = {"plain": None, "good": "green", "warn": "yellow", "bad": "red"}
 DRIFT_SHOWN = 3  # differences listed in the cell; db.verify lists them all
+
+if TYPE_CHECKING:
+    from agent_db.commands.status import EnvironmentStatus, Status
+    from agent_db.revisions.graph import RevisionGraph
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,12 @@ each environment stands."""
 
 from __future__ import annotations
 
-from agent_db.commands.status import Status
-from agent_db.revisions.graph import RevisionGraph
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent_db.commands.status import Status
+    from agent_db.revisions.graph import RevisionGraph
+
 
 GRAPH_WINDOW = 25  # revisions drawn below the newest; older history is summarised
 

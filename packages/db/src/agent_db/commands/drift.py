@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
 from agent_db.cache import cache_dir, read_json, write_json
-from agent_db.database.scratch import migrated_scratch
+from agent_db.commands.scratch_history import migrated_scratch
 from agent_db.database.snapshot import Difference, compare, schema_snapshot
 from agent_db.errors import AgentDbError, DatabaseUnavailable
 from agent_db.revisions.graph import RevisionGraph

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
 from agent_db.database.pg_errors import is_connection_lost, is_lock_timeout, is_out_of_resources
-from agent_db.database.target import Target
 from agent_db.errors import DatabaseUnavailable, MigrationFailed
+
+if TYPE_CHECKING:
+    from agent_db.database.target import Target
 
 
 def describe_failure(error: BaseException) -> str:

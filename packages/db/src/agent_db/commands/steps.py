@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import time
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent_db.commands.failures import describe_failure, lost_during_step, next_step_hint
-from agent_db.commands.run_session import MigrationRun
 from agent_db.database import ledger
 from agent_db.database.blockers import BlockerWatch
 from agent_db.database.catalog import current_revisions
 from agent_db.database.pg_errors import is_connection_lost, is_lock_timeout
 from agent_db.errors import ConfigError, MigrationFailed
 from agent_db.revisions.revision_file import Revision, file_checksum
+
+if TYPE_CHECKING:
+    from agent_db.commands.run_session import MigrationRun
 
 # What a stamp to base runs as: no file, no checksum.
 BASE = Revision(id="base", down_revisions=(), file="base", checksum="")

@@ -28,7 +28,7 @@ def data_dir() -> Path:
     if explicit:
         path = Path(explicit).expanduser().resolve()
     else:
-        from agent_db.settings import project_root
+        from agent_db.paths import project_root
 
         path = project_root() / ".embedded-pg" / "data"
     path.parent.mkdir(parents=True, exist_ok=True)

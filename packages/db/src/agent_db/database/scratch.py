@@ -1,5 +1,5 @@
-"""Throwaway databases: where ``db.check``, autogenerate and drift build the schema that the
-migration history produces, away from any environment's real data."""
+"""Throwaway databases on a server: created with a random name, dropped on exit, away from any
+environment's real data."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
-from agent_db.database.engines import create_sync_engine, translate_connection_errors
-from agent_db.errors import MigrationFailed
+from agent_db.database.engines import translate_connection_errors
 
 SCRATCH_PREFIX = "agent_scratch_"
 
@@ -36,32 +34,3 @@ def scratch_database(server_url: URL, *, variable: str | None = None) -> Iterato
     finally:
         with psycopg.connect(_admin_conninfo(server_url), autocommit=True, connect_timeout=5) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@contextmanager
-def migrated_scratch(
-    server_url: URL, revision: str = "head", *, environment: str = "dev"
-) -> Iterator[Connection]:
-    """A connection to a scratch database upgraded to ``revision`` by the real migrations."""
-    from alembic import command
-
-    from agent_db.revisions.alembic_config import alembic_config
-
-    with scratch_database(server_url) as url:
-        engine = create_sync_engine(url, application_name="agent-db-scratch")
-        try:
-            with engine.connect() as connection:
-                if revision != "base":
-                    try:
-                        command.upgrade(alembic_config(environment, connection=connection), revision)
-                    except Exception as error:
-                        first_line = (str(error).splitlines() or [""])[0]
-                        raise MigrationFailed(
-                            "the migration history does not apply to an empty database "
-                            f"(up to {revision}): {type(error).__name__}: {first_line}; run "
-                            "'uv run invoke db.upgrade' on a scratch database to see which revision fails"
-                        ) from None
-                    connection.commit()
-                yield connection
-        finally:
-            engine.dispose()

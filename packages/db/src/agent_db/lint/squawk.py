@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_db.errors import ConfigError
-from agent_db.settings import project_root
+from agent_db.paths import project_root
 
 CONFIG_FILE = ".squawk.toml"
 TIMEOUT_SECONDS = 120

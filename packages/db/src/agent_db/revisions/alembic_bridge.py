@@ -11,14 +11,16 @@ upgrade that changes them breaks this file and nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import Revision, RevisionMap
 
-from agent_db.revisions.graph import RevisionGraph
+if TYPE_CHECKING:
+    from agent_db.revisions.graph import RevisionGraph
+
 
 StepDirection = Literal["upgrade", "downgrade", "stamp"]
 

@@ -6,7 +6,6 @@ need that file, so the installed package (the API's container) migrates without 
 
 from __future__ import annotations
 
-import sys
 from typing import Any, TextIO
 
 from alembic.config import Config
@@ -48,7 +47,12 @@ def alembic_config(
     environment's settings. ``output_buffer`` receives offline (``--sql``) output. Extra
     ``attributes`` reach env.py through ``config.attributes``.
     """
-    config = Config(stdout=stdout or sys.stdout, output_buffer=output_buffer)
+    # Alembic's own default stdout is sys.stdout.
+    config = (
+        Config(output_buffer=output_buffer)
+        if stdout is None
+        else Config(stdout=stdout, output_buffer=output_buffer)
+    )
     for key, value in MAIN_OPTIONS.items():
         config.set_main_option(key, value)
     if versions_dir() != VERSIONS_DIR:

@@ -4,11 +4,14 @@ would (and for the first revision, ``base:REV``), one revision at a time."""
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from agent_db.errors import ConfigError
 from agent_db.revisions.alembic_bridge import run_environment, scripts_for, steps_to
 from agent_db.revisions.alembic_config import alembic_config
-from agent_db.revisions.graph import Revision, RevisionGraph
+
+if TYPE_CHECKING:
+    from agent_db.revisions.graph import Revision, RevisionGraph
 
 
 def render_upgrade(graph: RevisionGraph, revision: Revision, *, environment: str = "dev") -> str:
