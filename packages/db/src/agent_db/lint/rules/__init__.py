@@ -61,10 +61,9 @@ def check_operations(rendered: RenderedRevision, metadata: MetaData) -> Operatio
     review = OperationReview([], set())
     for captured in rendered.operations:
         operation = captured.operation
-        table = getattr(operation, "source_table", None) or getattr(operation, "table_name", None)
-        if table is not None and table_key(table) in created:
-            review.on_new_tables.add(id(captured))
         seen = OperationContext(captured, frozenset(created), metadata)
+        if seen.subject_table is not None and seen.is_new(seen.subject_table):
+            review.on_new_tables.add(id(captured))
         for rule in OPERATION_RULES:
             detail = rule.check(seen)
             if detail is not None:

@@ -50,6 +50,12 @@ class OperationContext:
         return self.captured.in_autocommit
 
     @property
+    def subject_table(self) -> str | None:
+        """The table the operation changes (a foreign key's source table), when it names one."""
+        operation = self.operation
+        return getattr(operation, "source_table", None) or getattr(operation, "table_name", None)
+
+    @property
     def on_existing_table(self) -> bool:
         table = getattr(self.operation, "table_name", None)
         return table is not None and not self.is_new(table)

@@ -13,7 +13,7 @@ def _validated_at_once(seen: OperationContext) -> str | None:
     operation = seen.operation
     if not isinstance(operation, (ops.CreateForeignKeyOp, ops.CreateCheckConstraintOp)):
         return None
-    source = getattr(operation, "source_table", None) or getattr(operation, "table_name", None)
+    source = seen.subject_table
     if source is not None and not seen.is_new(source) and not seen.option("postgresql_not_valid"):
         return f"{operation.constraint_name} on {source}"
     return None

@@ -23,10 +23,14 @@ def _concurrent_call(operation: MigrateOperation) -> str | None:
     return None
 
 
+def _subject(operation: ops.CreateIndexOp | ops.DropIndexOp) -> str:
+    return f"{operation.index_name} on {operation.table_name}"
+
+
 def _blocking(kind: type[ops.CreateIndexOp] | type[ops.DropIndexOp], seen: OperationContext) -> str | None:
     operation = seen.operation
     if isinstance(operation, kind) and seen.on_existing_table and not seen.option("postgresql_concurrently"):
-        return f"{operation.index_name} on {operation.table_name}"
+        return _subject(operation)
     return None
 
 
@@ -45,7 +49,7 @@ def _concurrent_in_transaction(seen: OperationContext) -> str | None:
         and seen.option("postgresql_concurrently")
         and not seen.in_autocommit
     ):
-        return f"{operation.index_name} on {operation.table_name}"
+        return _subject(operation)
     return None
 
 
