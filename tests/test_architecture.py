@@ -118,9 +118,10 @@ def longest_chain() -> list[str]:
 
     @functools.cache
     def longest(name: str) -> tuple[str, ...]:
-        return max(((name, *longest(dep)) for dep in graph[name]), key=len, default=(name,))
+        below = sorted((longest(dep) for dep in graph[name]), key=len)
+        return (name, *below[-1]) if below else (name,)
 
-    return list(max((longest(name) for name in graph), key=len))
+    return list(sorted((longest(name) for name in graph), key=len)[-1])
 
 
 def test_each_layer_imports_only_the_layers_below_it() -> None:

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent_db.errors import ConfigError
-from agent_db.lint.rules import is_known
+from agent_db.lint.rules import OUR_RULES
+from agent_db.lint.squawk_rules import SQUAWK_RULES
 
 VARIABLE = "lint_accept"
 MIN_REASON = 20
@@ -40,6 +41,12 @@ class Acceptances:
             if rule in self.reasons:
                 return rule, self.reasons[rule]
         return None
+
+
+def is_known(rule: object) -> bool:
+    """A rule of db.lint or of squawk: a lint_accept entry naming anything else is a typo that
+    would hide nothing."""
+    return isinstance(rule, str) and (rule in OUR_RULES or rule in SQUAWK_RULES)
 
 
 def read_acceptances(path: Path) -> Acceptances:
@@ -71,7 +78,7 @@ def _validate(value: ast.expr, line: int) -> Acceptances:
         result.problems.append(f"{VARIABLE} must be a dict of rule name to reason")
         return result
     for rule, reason in literal.items():
-        if not isinstance(rule, str) or not is_known(rule):
+        if not is_known(rule):
             result.problems.append(f"{VARIABLE} names {rule!r}, which is not a rule of db.lint or squawk")
         elif not isinstance(reason, str) or len(reason.strip()) < MIN_REASON:
             result.problems.append(

@@ -2,30 +2,27 @@
 
 The SQL says what runs; the operations say what the author asked for (``op.create_index`` on
 which table, ``postgresql_concurrently``, inside ``autocommit_block()`` or not) and where in the
-revision file they asked. While :func:`render_with_operations` renders, it wraps
-``invoke`` (on the operations base class, so ``batch_alter_table`` operations count too) and
-``MigrationContext.autocommit_block`` to note, for every operation, the span of SQL it wrote and
-the line of the revision file that called it. Both are restored after. (A batch operation writes
-its SQL when the batch block ends: each is given the whole batch's SQL.)
+revision file they asked. While :func:`render_with_operations` renders, the Alembic bridge
+(:func:`agent_db.revisions.alembic_bridge.recording_operations`) reports every operation; this
+module notes, for each, the span of SQL it wrote and the line of the revision file that called
+it. (A batch operation writes its SQL when the batch block ends: each is given the whole batch's
+SQL.)
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
-from alembic.operations.base import AbstractOperations, BatchOperations
-from alembic.operations.batch import BatchOperationsImpl
 from alembic.operations.ops import MigrateOperation
-from alembic.runtime.migration import MigrationContext
 
-from agent_db.revisions.graph import Revision, RevisionGraph
+from agent_db.revisions.alembic_bridge import Invocation, recording_operations
 from agent_db.revisions.render import render_upgrade
+
+if TYPE_CHECKING:
+    from agent_db.revisions.graph import Revision, RevisionGraph
 
 
 @dataclass
@@ -60,61 +57,27 @@ def _caller_line(path: Path, frame: FrameType | None) -> int | None:
     return None
 
 
-@contextmanager
-def _recording(path: Path) -> Iterator[list[CapturedOperation]]:
-    captured: list[CapturedOperation] = []
-    depth = 0
-    original_invoke = AbstractOperations.invoke
-    original_block = MigrationContext.autocommit_block
-    original_flush = BatchOperationsImpl.flush
-
-    def invoke(self: AbstractOperations, operation: MigrateOperation) -> Any:
-        buffer = self.migration_context.output_buffer
-        entry = CapturedOperation(
-            operation,
-            depth > 0,
-            _caller_line(path, sys._getframe(1)),
-            buffer.tell(),
-            batch=isinstance(self, BatchOperations),
-        )
-        captured.append(entry)
-        try:
-            return original_invoke(self, operation)
-        finally:
-            entry.end = buffer.tell()
-
-    def flush(self: BatchOperationsImpl) -> None:
-        buffer = self.operations.migration_context.output_buffer
-        start = buffer.tell()
-        original_flush(self)
-        for entry in captured:
-            if entry.batch and entry.start == entry.end:
-                entry.start, entry.end = start, buffer.tell()
-
-    @contextmanager
-    def autocommit_block(self: MigrationContext) -> Iterator[None]:
-        nonlocal depth
-        with original_block(self):
-            depth += 1
-            try:
-                yield
-            finally:
-                depth -= 1
-
-    AbstractOperations.invoke = invoke  # type: ignore[method-assign]
-    MigrationContext.autocommit_block = autocommit_block  # type: ignore[method-assign]
-    BatchOperationsImpl.flush = flush  # type: ignore[method-assign]
-    try:
-        yield captured
-    finally:
-        AbstractOperations.invoke = original_invoke  # type: ignore[method-assign]
-        MigrationContext.autocommit_block = original_block  # type: ignore[method-assign]
-        BatchOperationsImpl.flush = original_flush  # type: ignore[method-assign]
-
-
 def render_with_operations(graph: RevisionGraph, revision: Revision, *, environment: str) -> RenderedRevision:
     """The revision's upgrade SQL (from its parents, alone) and the operations behind it."""
     path = revision.path.resolve()
-    with _recording(path) as captured:
+    captured: list[CapturedOperation] = []
+
+    def on_invoke(invocation: Invocation, caller: FrameType | None) -> CapturedOperation:
+        entry = CapturedOperation(
+            invocation.operation,
+            invocation.in_autocommit,
+            _caller_line(path, caller),
+            invocation.start,
+            batch=invocation.batch,
+        )
+        captured.append(entry)
+        return entry
+
+    def on_flush(start: int, end: int) -> None:
+        for entry in captured:
+            if entry.batch and entry.start == entry.end:
+                entry.start, entry.end = start, end
+
+    with recording_operations(on_invoke, on_flush):
         sql = render_upgrade(graph, revision, environment=environment)
     return RenderedRevision(revision, sql, captured)
