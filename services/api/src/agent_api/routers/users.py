@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
+from agent_api.app_state import app_state
 from agent_api.database import SessionDep
 from agent_api.deps import CurrentUser, Superuser
 from agent_api.errors import ApiError, conflict, error_responses, not_found
@@ -68,11 +69,12 @@ async def change_password(
         raise ApiError(400, "incorrect_password", "the current password is not correct")
     user.hashed_password = await hash_password(body.new_password)
     await session.flush()
+    state = app_state(request.app)
     token = create_access_token(
         user.id,
         user.hashed_password,
-        key=request.app.state.signing_key,
-        minutes=request.app.state.settings.access_token_minutes,
+        key=state.signing_key,
+        minutes=state.settings.access_token_minutes,
     )
     return Token(access_token=token.token, expires_in=token.expires_in)
 
