@@ -12,6 +12,7 @@ from agent_api.database import SessionDep
 from agent_api.deps import CurrentUser, Superuser
 from agent_api.errors import ApiError, conflict, error_responses, not_found
 from agent_api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, fetch_page
+from agent_api.patching import apply_patch
 from agent_api.schemas.common import MAX_INT
 from agent_api.schemas.users import (
     PasswordChange,
@@ -29,13 +30,6 @@ router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(40
 UserId = Annotated[int, Path(ge=1, le=MAX_INT, description="The user's id")]
 
 
-def _apply(user: User, changes: UserUpdate) -> None:
-    # null means "leave it": none of these columns may be NULL.
-    for field, value in changes.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(user, field, value)
-
-
 @router.get("/me", response_model=UserRead, summary="Your account")
 async def read_me(user: CurrentUser) -> User:
     return user
@@ -48,9 +42,7 @@ async def read_me(user: CurrentUser) -> User:
     responses=error_responses(409),
 )
 async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
-    _apply(user, body)
-    await session.flush()
-    return user
+    return await apply_patch(session, user, body)
 
 
 @router.post(
@@ -121,9 +113,7 @@ async def update_user(user_id: UserId, body: UserAdminUpdate, admin: Superuser, 
     user = await _user_or_404(session, user_id)
     if user.id == admin.id and (body.is_active is False or body.is_superuser is False):
         raise conflict("you cannot deactivate or demote yourself", "self_lockout")
-    _apply(user, body)
-    await session.flush()
-    return user
+    return await apply_patch(session, user, body)
 
 
 @router.post(
