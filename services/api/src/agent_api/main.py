@@ -14,6 +14,7 @@ from agent_api.app_state import AppState, app_state, store_app_state
 from agent_api.database import open_database
 from agent_api.error_handlers import install_error_handlers
 from agent_api.errors import error_responses
+from agent_api.logging_setup import apply_log_level
 from agent_api.login_throttle import LoginThrottle
 from agent_api.middleware import BodySizeLimitMiddleware
 from agent_api.routers import agents, auth, conversations, health, messages, tools, users
@@ -52,6 +53,7 @@ TAGS = [
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or load_api_settings()
+    apply_log_level(settings.log_level)
     database_settings = load_settings(settings.environment)
     # Resolved now, not on first request: a missing or weak key stops the process at startup.
     signing_key = resolve_signing_key(settings)
