@@ -51,8 +51,8 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
 @reports_errors
 def grant_superuser(c: Context, username: str, env: str = "dev") -> None:
     """Make a registered account a superuser (there is no endpoint for the first one)."""
-    from agent_api.admin import grant_superuser as grant
     from agent_db.cli.console import say
+    from agent_db.commands.accounts import grant_superuser as grant
 
     grant(target(env), username)
     say(f"{username} is now a superuser in {env}")
@@ -68,9 +68,9 @@ def grant_superuser(c: Context, username: str, env: str = "dev") -> None:
 @reports_errors
 def rollout(c: Context, env: str = "dev", command: str = "", timeout: float = 900.0) -> None:
     """Deploy the API's new release with $API_ROLLOUT_COMMAND (says so when none is set)."""
-    from agent_api.deploy import rollout as rollout_module
-    from agent_api.deploy.github import annotation, in_github_actions
     from agent_db.cli.console import say, warn_skipped
+    from agent_db.cli.github import annotation, in_github_actions
+    from agent_db.commands import rollout as rollout_module
 
     result = rollout_module.rollout(env, command=command or None, timeout=timeout)
     if not result.configured:
@@ -93,9 +93,9 @@ def rollout(c: Context, env: str = "dev", command: str = "", timeout: float = 90
 @reports_errors
 def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, interval: float = 5.0) -> None:
     """Retry /ready until the API serves this release on the environment's live schema."""
-    from agent_api.deploy.github import annotation, in_github_actions
-    from agent_api.deploy.smoke import expectation_for, smoke_check
     from agent_db.cli.console import say, warn_skipped
+    from agent_db.cli.github import annotation, in_github_actions
+    from agent_db.commands.smoke import expectation_for, smoke_check
 
     if not url.strip():
         message = (

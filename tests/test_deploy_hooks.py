@@ -14,9 +14,14 @@ from invoke.exceptions import Exit
 from sqlalchemy.engine import URL
 
 import tasks
-from agent_api.deploy.github import annotation
-from agent_api.deploy.rollout import RolloutFailed, rollout
-from agent_api.deploy.smoke import (
+from agent_api.main import create_app
+from agent_api.settings import load_api_settings
+from agent_db.cli.github import annotation
+from agent_db.commands import migrate
+from agent_db.commands.manifest import write_environment_manifest
+from agent_db.commands.promote import promote
+from agent_db.commands.rollout import RolloutFailed, rollout
+from agent_db.commands.smoke import (
     Expectation,
     Readiness,
     SmokeCheckFailed,
@@ -25,11 +30,6 @@ from agent_api.deploy.smoke import (
     ready_url,
     smoke_check,
 )
-from agent_api.main import create_app
-from agent_api.settings import load_api_settings
-from agent_db.commands import migrate
-from agent_db.commands.manifest import write_environment_manifest
-from agent_db.commands.promote import promote
 from agent_db.database import ledger
 from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from pwdlib import PasswordHash
 from sqlalchemy.engine import URL
 
+from agent_api.app_state import app_state
 from agent_api.main import create_app
 from agent_api.security import create_access_token
 from agent_api.settings import load_api_settings
@@ -92,7 +93,7 @@ def make_user(app: FastAPI) -> MakeUser:
     async def make(*, superuser: bool = False, active: bool = True) -> ApiUser:
         username = unique("user")
         email = f"{username}@example.com"
-        async with app.state.session_factory() as session:
+        async with app_state(app).database.sessions() as session:
             user = User(
                 email=email,
                 username=username,
@@ -103,7 +104,7 @@ def make_user(app: FastAPI) -> MakeUser:
             session.add(user)
             await session.commit()
             user_id = user.id
-        token = create_access_token(user_id, password_hash(), key=app.state.signing_key, minutes=5).token
+        token = create_access_token(user_id, password_hash(), key=app_state(app).signing_key, minutes=5).token
         return ApiUser(user_id, username, email, {"Authorization": f"Bearer {token}"})
 
     return make

@@ -9,6 +9,7 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from agent_api.app_state import app_state
 from agent_api.security import InvalidToken, create_access_token, decode_access_token
 from tests.api.conftest import PASSWORD, MakeUser, error_code, password_hash, unique
 
@@ -139,7 +140,7 @@ async def test_expired_forged_and_orphan_tokens_are_401(
     client: httpx.AsyncClient, app: FastAPI, make_user: MakeUser
 ) -> None:
     user = await make_user()
-    key = app.state.signing_key
+    key = app_state(app).signing_key
     expired = create_access_token(user.id, password_hash(), key=key, minutes=1, now=time.time() - 120)
     forged = create_access_token(user.id, password_hash(), key="f" * 40, minutes=5)
     orphan = create_access_token(2**31 - 1, password_hash(), key=key, minutes=5)

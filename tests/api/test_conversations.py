@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from agent_api.app_state import app_state
 from tests.api.conftest import ApiUser, MakeUser, error_code, unique
 
 pytestmark = pytest.mark.anyio
@@ -151,7 +152,7 @@ async def test_concurrent_appends_keep_order_and_count(
     assert set(ids) == {m["id"] for m in created}
     conversation = await client.get(f"/api/v1/conversations/{cid}", headers=user.headers)
     assert conversation.json()["message_count"] == 12
-    async with app.state.engine.connect() as connection:
+    async with app_state(app).database.engine.connect() as connection:
         count = await connection.scalar(
             text("SELECT count(*) FROM messages WHERE conversation_id = :c"), {"c": cid}
         )

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
+from agent_api.app_state import app_state
 from tests.api.conftest import MakeUser, unique
 
 pytestmark = pytest.mark.anyio
@@ -22,7 +23,7 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 @contextmanager
 def recorded(app: FastAPI) -> Iterator[dict[str, list[Any]]]:
     """Statements executed and connections checked out while the block runs."""
-    engine = app.state.engine.sync_engine
+    engine = app_state(app).database.engine.sync_engine
     seen: dict[str, list[Any]] = {"statements": [], "checkouts": []}
 
     def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from agent_api.app_state import app_state
 from agent_api.login_throttle import LoginThrottle
 from tests.api.conftest import PASSWORD, MakeUser, error_code
 
@@ -88,7 +89,7 @@ def test_old_failures_are_forgotten_and_memory_is_bounded() -> None:
 def throttle_clock(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
     clock.now = time.monotonic()
-    monkeypatch.setattr(app.state.login_throttle, "clock", clock)
+    monkeypatch.setattr(app_state(app).login_throttle, "clock", clock)
     return clock
 
 
@@ -143,5 +144,5 @@ def test_the_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("DEV_JWT_SECRET", "k" * 40)
     app = create_app(load_api_settings("dev", login_free_failures=2, login_max_delay_seconds=30))
-    throttle = app.state.login_throttle
+    throttle = app_state(app).login_throttle
     assert (throttle.free_failures, throttle.base_delay, throttle.max_delay) == (2, 1.0, 30.0)

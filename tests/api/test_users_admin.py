@@ -109,7 +109,7 @@ async def test_missing_user_is_404(client: httpx.AsyncClient, make_user: MakeUse
 async def test_grant_superuser_task_promotes_a_registered_account(
     client: httpx.AsyncClient, make_user: MakeUser, api_database: URL
 ) -> None:
-    from agent_api.admin import grant_superuser
+    from agent_db.commands.accounts import grant_superuser
     from agent_db.errors import ConfigError
     from tests.conftest import target_for
 

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from agent_api.app_state import Database, app_state
+from agent_api.schema_state import expected_heads
 from agent_db.database.target import resolve_url
 from agent_db.settings import DatabaseSettings
 from agent_db.urls import async_url
@@ -40,6 +42,17 @@ def read_only_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
     return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
 
+def open_database(settings: DatabaseSettings, pool_size: int) -> Database:
+    """What the lifespan keeps: the engine, both session factories, the heads this code expects."""
+    engine = build_engine(settings, pool_size)
+    return Database(
+        engine=engine,
+        sessions=session_factory(engine),
+        read_sessions=read_only_session_factory(engine),
+        expected_heads=expected_heads(),
+    )
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -52,14 +65,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     instead of a 2xx for data that was never saved, and the connection goes back to the pool
     without waiting for the client to read the response.
     """
-    state = request.app.state
+    database = app_state(request.app).database
     if request.method in SAFE_METHODS:
-        async with state.read_session_factory() as session:
+        async with database.read_sessions() as session:
             # Autocommit: there is nothing to commit; closing returns the connection.
             yield session
         return
-    factory: async_sessionmaker[AsyncSession] = state.session_factory
-    async with factory() as session:
+    async with database.sessions() as session:
         try:
             yield session
             await session.commit()

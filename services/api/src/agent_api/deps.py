@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from agent_api.app_state import app_state
 from agent_api.database import SessionDep
 from agent_api.errors import ApiError, unauthorized
 from agent_api.security import InvalidToken, decode_access_token, password_fingerprint
@@ -31,7 +32,7 @@ async def current_user(
     if not token:
         raise unauthorized("not authenticated: send 'Authorization: Bearer <token>'")
     try:
-        claims = decode_access_token(token, key=request.app.state.signing_key)
+        claims = decode_access_token(token, key=app_state(request.app).signing_key)
     except InvalidToken:
         raise unauthorized("the token is invalid or has expired", "invalid_token") from None
     user = await session.get(User, claims.user_id)

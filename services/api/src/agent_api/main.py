@@ -10,12 +10,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import agent_api
-from agent_api.database import build_engine, read_only_session_factory, session_factory
-from agent_api.errors import error_responses, install_error_handlers
+from agent_api.app_state import AppState, app_state, store_app_state
+from agent_api.database import open_database
+from agent_api.error_handlers import install_error_handlers
+from agent_api.errors import error_responses
+from agent_api.logging_setup import apply_log_level
 from agent_api.login_throttle import LoginThrottle
 from agent_api.middleware import BodySizeLimitMiddleware
 from agent_api.routers import agents, auth, conversations, health, messages, tools, users
-from agent_api.schema_state import expected_heads
 from agent_api.settings import ApiSettings, load_api_settings
 from agent_api.signing_key import resolve_signing_key
 from agent_db.settings import load_settings
@@ -51,17 +53,15 @@ TAGS = [
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or load_api_settings()
+    apply_log_level(settings.log_level)
     database_settings = load_settings(settings.environment)
     # Resolved now, not on first request: a missing or weak key stops the process at startup.
     signing_key = resolve_signing_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = build_engine(database_settings, settings.pool_size)
-        app.state.engine = engine
-        app.state.session_factory = session_factory(engine)
-        app.state.read_session_factory = read_only_session_factory(engine)
-        app.state.expected_heads = expected_heads()
+        database = open_database(database_settings, settings.pool_size)
+        store_app_state(app, app_state(app).with_database(database))
         # What exists now (modules, routes, schemas, the engine) lives as long as the process:
         # move it out of the collector's sight. Otherwise every full collection walks all of it
         # and stops the worker for ~90 ms (it was the p99 of bench.api; bench/RESULTS.md).
@@ -71,7 +71,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
-            await engine.dispose()
+            store_app_state(app, app_state(app).with_database(None))
+            await database.engine.dispose()
 
     app = FastAPI(
         title="AI Agent Platform API",
@@ -83,14 +84,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         debug=False,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.signing_key = signing_key
-    app.state.login_throttle = LoginThrottle(
+    throttle = LoginThrottle(
         free_failures=settings.login_free_failures,
         base_delay=settings.login_base_delay_seconds,
         max_delay=settings.login_max_delay_seconds,
     )
-    install_error_handlers(app, debug=settings.debug)
+    store_app_state(app, AppState(settings=settings, signing_key=signing_key, login_throttle=throttle))
+    install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

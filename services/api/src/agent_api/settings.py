@@ -1,9 +1,15 @@
-"""API settings: the ``[api]`` table of ``environments/<AGENT_ENV>.toml``, secrets from env."""
+"""API settings: the ``[api]`` table of ``environments/<AGENT_ENV>.toml``, secrets from env.
+
+Strict: a key this class does not know is an error naming the key, the file and the valid keys
+(exit 2), never a setting silently dropped (a misspelt ``log_level`` would leave prod logging at
+the default).
+"""
 
 from __future__ import annotations
 
+import difflib
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -13,13 +19,16 @@ from agent_db.settings import read_table
 
 ENVIRONMENT_VARIABLE = "AGENT_ENV"
 
+# uvicorn's --log-level names; the same level is applied to the app's own loggers.
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
 
 class ApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
-    environment: str = "dev"
+    environment: str = "dev"  # the file's name, not a key inside it
     debug: bool = False
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     cors_origins: list[str] = Field(default_factory=list)
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     jwt_secret_env: str = "DEV_JWT_SECRET"  # noqa: S105 (the variable's name, not a secret)
@@ -42,11 +51,33 @@ class ApiSettings(BaseSettings):
         return (init_settings,)
 
 
+def file_keys() -> list[str]:
+    """The keys an ``[api]`` table may hold."""
+    return sorted(name for name in ApiSettings.model_fields if name != "environment")
+
+
 def load_api_settings(environment: str | None = None, **overrides: Any) -> ApiSettings:
     """The API settings of ``environment`` (default: ``AGENT_ENV``, else dev)."""
     name = environment or os.environ.get(ENVIRONMENT_VARIABLE) or "dev"
+    table = read_table(name, "api")
+    where = f"environments/{name}.toml [api]"
+    _refuse_unknown_keys(table, where)
     try:
-        return ApiSettings(environment=name, **{**read_table(name, "api"), **overrides})
+        return ApiSettings(environment=name, **{**table, **overrides})
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"environments/{name}.toml [api] has invalid settings: {problems}") from None
+        raise ConfigError(f"{where} has invalid settings: {problems}") from None
+
+
+def _refuse_unknown_keys(table: dict[str, Any], where: str) -> None:
+    valid = file_keys()
+    unknown = sorted(key for key in table if key not in valid)
+    if not unknown:
+        return
+    named = ", ".join(repr(key[:60]) for key in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+    guesses = [m for key in unknown for m in difflib.get_close_matches(key, valid, n=1)]
+    hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    raise ConfigError(
+        f"{where} has unknown {'key' if len(unknown) == 1 else 'keys'} {named}{hint}; "
+        f"valid keys: {', '.join(valid)}; fix or remove {'it' if len(unknown) == 1 else 'them'}"
+    )

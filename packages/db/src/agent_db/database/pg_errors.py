@@ -1,10 +1,13 @@
-"""What a PostgreSQL error means for the caller: the server is gone, or a statement failed.
+"""What a PostgreSQL error means for the caller: the server is gone, or a statement failed, and how.
 
 One classification for the toolkit (which turns a lost server into one message and exit 1) and
-the API (which answers 503 instead of 500).
+the API (which answers 409, 422 or 503 instead of 500). The codes are PostgreSQL's SQLSTATEs
+(Appendix A of its manual); both drivers (psycopg, asyncpg) carry them on the original error.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -13,12 +16,57 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 # whole connection-exception class (08).
 SESSION_ENDING_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
 
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+LOCK_NOT_AVAILABLE = "55P03"
+# The statement lost to another one or to a timeout, not to its input: serialization failure
+# (40001), deadlock (40P01), lock_timeout (55P03), statement_timeout or cancel (57014).
+CONTENTION_STATES = frozenset({"40001", "40P01", LOCK_NOT_AVAILABLE, "57014"})
+# Undefined table, column, function, object: what a statement meets on a half-migrated schema.
+SCHEMA_MISSING_STATES = frozenset({"42P01", "42703", "42883", "42704"})
+
+
+class Failure(StrEnum):
+    """The kinds of failure callers answer differently."""
+
+    UNIQUE_VIOLATION = "unique_violation"
+    FOREIGN_KEY_VIOLATION = "foreign_key_violation"
+    INVALID_VALUE = "invalid_value"  # other integrity (23) and data exceptions (22): bad input
+    CONTENTION = "contention"  # retrying the same statement may succeed
+    SCHEMA_MISSING = "schema_missing"
+    ACCESS_REFUSED = "access_refused"  # bad credentials (28) or no such database (3D000)
+    CONNECTION_LOST = "connection_lost"
+    OUT_OF_RESOURCES = "out_of_resources"
+    OTHER = "other"
+
 
 def sqlstate(error: BaseException) -> str | None:
     """The SQLSTATE behind a driver or SQLAlchemy error, when the server sent one."""
     original = getattr(error, "orig", None) or error
     state = getattr(original, "sqlstate", None)
     return str(state) if state else None
+
+
+def classify(error: BaseException) -> Failure:
+    """What ``error`` means, from its SQLSTATE first, then from the state of the connection."""
+    state = sqlstate(error) or ""
+    if state == UNIQUE_VIOLATION:
+        return Failure.UNIQUE_VIOLATION
+    if state == FOREIGN_KEY_VIOLATION:
+        return Failure.FOREIGN_KEY_VIOLATION
+    if state[:2] in ("22", "23"):
+        return Failure.INVALID_VALUE
+    if state in CONTENTION_STATES:
+        return Failure.CONTENTION
+    if state in SCHEMA_MISSING_STATES:
+        return Failure.SCHEMA_MISSING
+    if state[:2] == "28" or state == "3D000":
+        return Failure.ACCESS_REFUSED
+    if is_connection_lost(error):
+        return Failure.CONNECTION_LOST
+    if state[:2] == "53":
+        return Failure.OUT_OF_RESOURCES
+    return Failure.OTHER
 
 
 def is_connection_lost(error: BaseException) -> bool:
@@ -39,10 +87,24 @@ def is_connection_lost(error: BaseException) -> bool:
 
 def is_lock_timeout(error: BaseException) -> bool:
     """``lock_timeout`` expired (55P03 lock_not_available)."""
-    return sqlstate(error) == "55P03"
+    return sqlstate(error) == LOCK_NOT_AVAILABLE
 
 
 def is_out_of_resources(error: BaseException) -> bool:
     """Class 53, insufficient resources: disk full (53100), out of memory (53200), too many
     connections (53300), temp_file_limit or another configured limit (53400)."""
     return (sqlstate(error) or "").startswith("53")
+
+
+def constraint_name(error: BaseException) -> str | None:
+    """The constraint a PostgreSQL error names: asyncpg keeps it on the original exception (or
+    its cause, under SQLAlchemy's adapter), psycopg on the diagnostics."""
+    current: BaseException | None = getattr(error, "orig", None) or error
+    while current is not None:
+        name = getattr(current, "constraint_name", None) or getattr(
+            getattr(current, "diag", None), "constraint_name", None
+        )
+        if name:
+            return str(name)
+        current = current.__cause__
+    return None

@@ -14,6 +14,7 @@ from agent_api.database import SessionDep
 from agent_api.deps import CurrentUser
 from agent_api.errors import error_responses, not_found
 from agent_api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, fetch_page
+from agent_api.patching import apply_patch
 from agent_api.schemas.agents import AgentCreate, AgentPage, AgentRead, AgentUpdate
 from agent_api.schemas.common import MAX_BIGINT
 from agent_db.models import Agent, AgentTool, Tool, User
@@ -93,12 +94,7 @@ async def read_agent(agent_id: AgentId, user: CurrentUser, session: SessionDep) 
     responses=error_responses(404, 409),
 )
 async def update_agent(agent_id: AgentId, body: AgentUpdate, user: CurrentUser, session: SessionDep) -> Agent:
-    agent = await owned_agent(session, user, agent_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
-        if value is not None:  # null means "leave it": none of these columns may be NULL
-            setattr(agent, field, value)
-    await session.flush()
-    return agent
+    return await apply_patch(session, await owned_agent(session, user, agent_id), body)
 
 
 @router.delete(

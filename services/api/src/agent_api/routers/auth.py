@@ -8,9 +8,9 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
+from agent_api.app_state import app_state
 from agent_api.database import SessionDep
 from agent_api.errors import ApiError, error_responses, unauthorized
-from agent_api.login_throttle import LoginThrottle
 from agent_api.schemas.common import NoNul
 from agent_api.schemas.users import Token, UserCreate, UserRead
 from agent_api.security import (
@@ -73,7 +73,7 @@ async def login(request: Request, session: SessionDep, form: Annotated[LoginForm
     1 s, 2 s, 4 s... (at most 15 min) after the last failure; earlier ones get 429 with
     ``Retry-After``. A successful login clears the count; other accounts and addresses are
     never slowed."""
-    throttle: LoginThrottle = request.app.state.login_throttle
+    throttle = app_state(request.app).login_throttle
     key = throttle.key(form.username, request.client.host if request.client else None)
     wait = throttle.begin(key)
     if wait is not None:
@@ -113,11 +113,11 @@ async def _authenticate(request: Request, session: SessionDep, form: LoginForm) 
         raise ApiError(403, "inactive_user", "this account is deactivated")
     if new_hash:
         user.hashed_password = new_hash  # Argon2 parameters moved on: store the stronger hash
-    settings = request.app.state.settings
+    state = app_state(request.app)
     token = create_access_token(
         user.id,
         user.hashed_password,
-        key=request.app.state.signing_key,
-        minutes=settings.access_token_minutes,
+        key=state.signing_key,
+        minutes=state.settings.access_token_minutes,
     )
     return Token(access_token=token.token, expires_in=token.expires_in)

@@ -11,6 +11,7 @@ from agent_api.database import SessionDep
 from agent_api.deps import CurrentUser
 from agent_api.errors import error_responses, not_found
 from agent_api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, fetch_page
+from agent_api.patching import apply_patch
 from agent_api.schemas.common import MAX_BIGINT
 from agent_api.schemas.conversations import (
     ConversationCreate,
@@ -102,11 +103,7 @@ async def update_conversation(
     user: CurrentUser,
     session: SessionDep,
 ) -> Conversation:
-    conversation = await owned_conversation(session, user, conversation_id)
-    if "title" in body.model_fields_set:
-        conversation.title = body.title
-    await session.flush()
-    return conversation
+    return await apply_patch(session, await owned_conversation(session, user, conversation_id), body)
 
 
 @router.delete(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from agent_api.app_state import app_state
 from agent_api.schema_state import read_schema_state
 
 router = APIRouter(tags=["health"])
@@ -34,7 +35,8 @@ async def health() -> Health:
     responses={503: {"model": Readiness, "description": "not ready, with the reason"}},
 )
 async def ready(request: Request) -> JSONResponse:
-    state = await read_schema_state(request.app.state.engine, request.app.state.expected_heads)
+    database = app_state(request.app).database
+    state = await read_schema_state(database.engine, database.expected_heads)
     body = Readiness(
         status="ready" if state.ready else "not ready",
         schema_revision=list(state.current),

@@ -16,6 +16,7 @@ from agent_api.database import SessionDep
 from agent_api.deps import CurrentUser, Superuser
 from agent_api.errors import error_responses, not_found
 from agent_api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, fetch_page
+from agent_api.patching import apply_patch
 from agent_api.schemas.common import MAX_BIGINT
 from agent_api.schemas.tools import ToolCreate, ToolPage, ToolRead, ToolUpdate
 from agent_db.models import Tool
@@ -71,12 +72,7 @@ async def read_tool(tool_id: ToolId, _: CurrentUser, session: SessionDep) -> Too
     responses=error_responses(404, 409),
 )
 async def update_tool(tool_id: ToolId, body: ToolUpdate, _: Superuser, session: SessionDep) -> Tool:
-    tool = await _tool_or_404(session, tool_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(tool, field, value)
-    await session.flush()
-    return tool
+    return await apply_patch(session, await _tool_or_404(session, tool_id), body)
 
 
 @router.delete(

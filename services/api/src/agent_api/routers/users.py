@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
 
+from agent_api.app_state import app_state
 from agent_api.database import SessionDep
 from agent_api.deps import CurrentUser, Superuser
 from agent_api.errors import ApiError, conflict, error_responses, not_found
 from agent_api.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, fetch_page
+from agent_api.patching import apply_patch
 from agent_api.schemas.common import MAX_INT
 from agent_api.schemas.users import (
     PasswordChange,
@@ -28,13 +30,6 @@ router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(40
 UserId = Annotated[int, Path(ge=1, le=MAX_INT, description="The user's id")]
 
 
-def _apply(user: User, changes: UserUpdate) -> None:
-    # null means "leave it": none of these columns may be NULL.
-    for field, value in changes.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(user, field, value)
-
-
 @router.get("/me", response_model=UserRead, summary="Your account")
 async def read_me(user: CurrentUser) -> User:
     return user
@@ -47,9 +42,7 @@ async def read_me(user: CurrentUser) -> User:
     responses=error_responses(409),
 )
 async def update_me(body: UserUpdate, user: CurrentUser, session: SessionDep) -> User:
-    _apply(user, body)
-    await session.flush()
-    return user
+    return await apply_patch(session, user, body)
 
 
 @router.post(
@@ -68,11 +61,12 @@ async def change_password(
         raise ApiError(400, "incorrect_password", "the current password is not correct")
     user.hashed_password = await hash_password(body.new_password)
     await session.flush()
+    state = app_state(request.app)
     token = create_access_token(
         user.id,
         user.hashed_password,
-        key=request.app.state.signing_key,
-        minutes=request.app.state.settings.access_token_minutes,
+        key=state.signing_key,
+        minutes=state.settings.access_token_minutes,
     )
     return Token(access_token=token.token, expires_in=token.expires_in)
 
@@ -119,9 +113,7 @@ async def update_user(user_id: UserId, body: UserAdminUpdate, admin: Superuser, 
     user = await _user_or_404(session, user_id)
     if user.id == admin.id and (body.is_active is False or body.is_superuser is False):
         raise conflict("you cannot deactivate or demote yourself", "self_lockout")
-    _apply(user, body)
-    await session.flush()
-    return user
+    return await apply_patch(session, user, body)
 
 
 @router.post(

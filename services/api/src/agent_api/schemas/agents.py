@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
-from agent_api.schemas.common import InputModel, JsonObject, NoNul, OutputModel, Page
+from agent_api.schemas.common import InputModel, JsonObject, NoNul, OutputModel, Page, PatchModel
 from agent_api.schemas.tools import ToolSummary
 
 AgentName = Annotated[
@@ -43,7 +43,7 @@ class AgentCreate(InputModel):
     )
 
 
-class AgentUpdate(InputModel):
+class AgentUpdate(PatchModel):
     """Omitted (or null) fields stay as they are; ``settings`` is replaced as a whole."""
 
     model_config = ConfigDict(

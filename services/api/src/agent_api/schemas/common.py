@@ -8,7 +8,7 @@ error. Pydantic already refuses strings that are not valid Unicode (lone surroga
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
@@ -21,6 +21,14 @@ class InputModel(BaseModel):
     """Request bodies: unknown fields are an error (a typo must not pass silently)."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class PatchModel(InputModel):
+    """PATCH bodies: an omitted field stays as it is. ``null`` means "leave it" too, because
+    most columns may not be NULL; the fields named in ``null_clears`` are cleared by it instead.
+    Applied by ``agent_api.patching.apply_patch``."""
+
+    null_clears: ClassVar[frozenset[str]] = frozenset()
 
 
 class OutputModel(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, StringConstraints
 
-from agent_api.schemas.common import InputModel, NoNul, OutputModel, Page
+from agent_api.schemas.common import InputModel, NoNul, OutputModel, Page, PatchModel
 
 Title = Annotated[str, StringConstraints(max_length=200), NoNul]
 
@@ -18,10 +18,11 @@ class ConversationCreate(InputModel):
     title: Title | None = None
 
 
-class ConversationUpdate(InputModel):
+class ConversationUpdate(PatchModel):
     """``title`` null clears it; omitted leaves it."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"title": "Refund (resolved)"}]})
+    null_clears = frozenset({"title"})
 
     title: Title | None = None
 

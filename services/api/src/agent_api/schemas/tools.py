@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, StringConstraints
 
-from agent_api.schemas.common import InputModel, JsonObject, NoNul, OutputModel, Page
+from agent_api.schemas.common import InputModel, JsonObject, NoNul, OutputModel, Page, PatchModel
 
 ToolName = Annotated[
     str,
@@ -41,7 +41,7 @@ class ToolCreate(InputModel):
     parameters: JsonObject = Field(default_factory=dict, description="JSON Schema of the tool's arguments")
 
 
-class ToolUpdate(InputModel):
+class ToolUpdate(PatchModel):
     """Omitted (or null) fields stay as they are."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"description": "Search the web"}]})

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StringConstraints
 
-from agent_api.schemas.common import InputModel, NoNul, OutputModel, Page
+from agent_api.schemas.common import InputModel, NoNul, OutputModel, Page, PatchModel
 
 Email = Annotated[
     EmailStr,
@@ -72,7 +72,7 @@ class UserPage(Page[UserRead]):
     pass
 
 
-class UserUpdate(InputModel):
+class UserUpdate(PatchModel):
     """Changes to your own profile. Omitted (or null) fields stay as they are."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"username": "ada_lovelace"}]})

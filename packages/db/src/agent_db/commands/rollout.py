@@ -10,8 +10,8 @@ The command is split like a shell would split it but run without a shell; it get
 coordinates in its environment (``AGENT_ENV``, ``AGENT_RELEASE_COMMIT``, ``AGENT_SCHEMA_HEAD``),
 and those three (only those) are also substituted where the command names them, so
 ``--image registry/agent-api:$AGENT_RELEASE_COMMIT`` works without a shell. It also gets whatever
-secrets the workflow step passes it. Only the program's name is printed: the rest of the command
-may carry tokens.
+secrets the workflow step passes it. Only the program's name is reported (``RolloutResult``, the
+error messages): the rest of the command may carry tokens.
 """
 
 from __future__ import annotations

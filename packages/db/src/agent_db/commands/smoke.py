@@ -5,6 +5,10 @@ expects. A deploy succeeded when the API answers 200 and both are what this job 
 expects this checkout's head (the new release is the one serving) and the database it talks to is
 at the environment's live revision (it is connected to the database this job migrated). A rollout
 takes a while, so the check retries until its timeout and then fails with the last thing it saw.
+
+It runs in the deploy workflow after ``db.promote`` and the rollout, and the same way from a
+person's shell. Returns what ``/ready`` answered; waiting is told through ``on_wait``, so the
+task decides how to show it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent_db.commands.positions import read_position
+from agent_db.database.target import Target
 from agent_db.errors import AgentDbError, ConfigError
+from agent_db.revisions.graph import default_graph
+from agent_db.settings import load_settings
 
 READY_PATH = "/ready"
 MAX_BODY_BYTES = 1_000_000
@@ -56,11 +64,6 @@ class Expectation:
 def expectation_for(environment: str) -> Expectation:
     """This checkout's head, and the environment's live revision when its URL is set here (the
     deploy job has it; a person checking from a laptop may not, and then only the code is compared)."""
-    from agent_db.commands.positions import read_position
-    from agent_db.database.target import Target
-    from agent_db.revisions.graph import default_graph
-    from agent_db.settings import load_settings
-
     settings = load_settings(environment)
     live = read_position(Target.resolve(environment)) if settings.url_is_set else None
     return Expectation(tuple(sorted(default_graph().heads)), live)

@@ -18,3 +18,10 @@ def annotation(level: str, title: str, message: str) -> str:
 
     safe_title = escape(title).replace(":", "%3A").replace(",", "%2C")
     return f"::{level} title={safe_title}::{escape(message)}"
+
+
+def print_annotation(level: str, title: str, message: str) -> None:
+    """Print the annotation on stdout (where the runner reads workflow commands), only when
+    running under GitHub Actions: anywhere else it would be noise."""
+    if in_github_actions():
+        print(annotation(level, title, message))

@@ -1,4 +1,8 @@
-"""Operator actions that have no endpoint on purpose: granting the first superuser."""
+"""``api.grant-superuser``: operator actions on accounts that have no endpoint on purpose.
+
+The first superuser cannot be made through the API (someone would have to be one already), so an
+operator with the environment's database URL grants it here.
+"""
 
 from __future__ import annotations
 
