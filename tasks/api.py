@@ -69,15 +69,14 @@ def grant_superuser(c: Context, username: str, env: str = "dev") -> None:
 def rollout(c: Context, env: str = "dev", command: str = "", timeout: float = 900.0) -> None:
     """Deploy the API's new release with $API_ROLLOUT_COMMAND (says so when none is set)."""
     from agent_db.cli.console import say, warn_skipped
-    from agent_db.cli.github import annotation, in_github_actions
+    from agent_db.cli.github import print_annotation
     from agent_db.commands import rollout as rollout_module
 
     result = rollout_module.rollout(env, command=command or None, timeout=timeout)
     if not result.configured:
         message = rollout_module.not_configured_message(env)
         warn_skipped(message)
-        if in_github_actions():
-            print(annotation("warning", f"{env}: no API rollout", message))
+        print_annotation("warning", f"{env}: no API rollout", message)
         return
     say(f"{env}: rollout with {result.program} finished in {result.seconds:.0f}s")
 
@@ -94,7 +93,7 @@ def rollout(c: Context, env: str = "dev", command: str = "", timeout: float = 90
 def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, interval: float = 5.0) -> None:
     """Retry /ready until the API serves this release on the environment's live schema."""
     from agent_db.cli.console import say, warn_skipped
-    from agent_db.cli.github import annotation, in_github_actions
+    from agent_db.cli.github import print_annotation
     from agent_db.commands.smoke import expectation_for, smoke_check
 
     if not url.strip():
@@ -103,8 +102,7 @@ def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, i
             "environment (or pass --url) once the API runs somewhere"
         )
         warn_skipped(message)
-        if in_github_actions():
-            print(annotation("warning", f"{env}: no smoke check", message))
+        print_annotation("warning", f"{env}: no smoke check", message)
         return
     expected = expectation_for(env)
     ready = smoke_check(
