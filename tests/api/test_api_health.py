@@ -14,7 +14,7 @@ from agent_api.settings import load_api_settings
 from agent_db.database.engines import create_sync_engine
 from agent_db.revisions.alembic_config import alembic_config
 from agent_db.revisions.graph import default_graph
-from tests.support import url_text
+from tests.support.databases import url_text
 
 pytestmark = pytest.mark.smoke
 

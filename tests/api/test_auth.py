@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from agent_api.security import InvalidToken, create_access_token, decode_access_token
-from tests.api.conftest import PASSWORD, MakeUser, error_code, password_hash, unique
+from tests.support.api import PASSWORD, MakeUser, error_code, password_hash, unique
 
 pytestmark = pytest.mark.anyio
 

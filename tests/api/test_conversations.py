@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from tests.api.conftest import ApiUser, MakeUser, error_code, unique
+from tests.support.api import ApiUser, MakeUser, error_code, unique
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
-from tests.api.conftest import MakeUser, unique
+from tests.support.api import MakeUser, unique
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,15 +14,11 @@ from pathlib import Path
 import pytest
 
 from agent_db.revisions.graph import default_graph
-from tests.support import ROOT, run_invoke
+from tests.support.cli import run_invoke
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.embedded, pytest.mark.smoke]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_until_stopped(data: Path) -> bool:
@@ -53,7 +48,7 @@ def test_quickstart_dev_on_the_embedded_server_then_commands_reuse_it() -> None:
         data = Path(folder) / "data"
         env = {k: v for k, v in os.environ.items() if k != "DEV_DATABASE_URL"}
         env["AGENT_EMBEDDED_PGDATA"] = str(data)
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "invoke", "dev", "--port", str(port)],
             cwd=ROOT,
@@ -73,6 +68,6 @@ def test_quickstart_dev_on_the_embedded_server_then_commands_reuse_it() -> None:
         assert _wait_until_stopped(data), "the embedded server kept running after dev stopped"
 
         current = run_invoke("db.current", env={"AGENT_EMBEDDED_PGDATA": str(data)}, timeout=180)
-        assert current.returncode == 0, current.stderr
+        assert current.code == 0, current.stderr
         assert current.stdout.strip() == f"{head} (head)"
         assert _wait_until_stopped(data), "the last command using the server did not stop it"

@@ -15,7 +15,8 @@ import psycopg
 from sqlalchemy.engine import URL
 
 from agent_db.revisions.graph import default_graph
-from tests.support import ROOT, conninfo, url_text
+from tests.support.databases import conninfo, url_text
+from tests.support.paths import ROOT
 
 SCRIPT = """
 import agent_db, sys

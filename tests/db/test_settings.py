@@ -11,7 +11,8 @@ from agent_db.database.target import resolve_url
 from agent_db.errors import ConfigError
 from agent_db.settings import environment_names, load_settings
 from agent_db.urls import parse_url, redact, sync_url
-from tests.support import ROOT, run_invoke
+from tests.support.cli import run_invoke
+from tests.support.paths import ROOT
 
 
 def test_environments_are_in_promotion_order() -> None:
@@ -42,7 +43,7 @@ def test_non_dev_environment_without_url_names_the_variable() -> None:
 
 def test_cli_wrong_environment_exits_2_with_valid_names() -> None:
     result = run_invoke("db.current", "--env", "qa")
-    assert result.returncode == 2
+    assert result.code == 2
     assert "unknown environment 'qa'" in result.stderr
     assert "dev, staging, prod" in result.stderr
     assert "Traceback" not in result.stderr
@@ -50,7 +51,7 @@ def test_cli_wrong_environment_exits_2_with_valid_names() -> None:
 
 def test_cli_missing_url_exits_2_naming_the_variable() -> None:
     result = run_invoke("db.upgrade", "--env", "prod")
-    assert result.returncode == 2
+    assert result.code == 2
     assert "PROD_DATABASE_URL is not set" in result.stderr
 
 
@@ -61,7 +62,7 @@ def test_cli_unreachable_database_names_host_port_and_variable_without_password(
         "staging",
         env={"STAGING_DATABASE_URL": "postgresql://deploy:s3cret-pw@127.0.0.1:1/app"},
     )
-    assert result.returncode == 1
+    assert result.code == 1
     assert "127.0.0.1:1" in result.stderr
     assert "STAGING_DATABASE_URL" in result.stderr
     assert "s3cret-pw" not in result.stderr + result.stdout

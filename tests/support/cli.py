@@ -1,9 +1,11 @@
-"""Running the invoke tasks in-process, and fingerprints that prove a database did not change.
+"""Running the invoke tasks, and ``Outcome``: what a command did (exit code, stdout, stderr).
 
-In-process because the hostile-input matrix has hundreds of cases (a CLI start costs about a
-second) and because some values cannot cross ``execve`` at all (a NUL byte in an argument): the
-task functions are exactly what the command line calls, after invoke has parsed the flags.
-A few cases also run through the real command line (``tests.support.run_invoke``).
+Three ways in, one result type. ``run_invoke`` starts the real command line in a process of its
+own (what a person or CI runs). ``run_cli`` and ``call_task`` run in-process, because the
+hostile-input matrix has hundreds of cases (a CLI start costs about a second) and because some
+values cannot cross ``execve`` at all (a NUL byte in an argument): the task functions are
+exactly what the command line calls, after invoke has parsed the flags. ``spawn`` starts the
+command line in the background, for tests that act while it runs.
 """
 
 from __future__ import annotations
@@ -11,20 +13,24 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from invoke.context import Context
 from invoke.exceptions import Exit
-from sqlalchemy.engine import URL
 
 import tasks
-from tests.support import conninfo
+from tests.support.paths import ROOT
+
+PLAIN_OUTPUT = {"NO_COLOR": "1", "COLUMNS": "200"}
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a command did: its exit code and what it wrote."""
+
     code: int
     stdout: str
     stderr: str
@@ -32,6 +38,32 @@ class Outcome:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+def run_invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Outcome:
+    """Run ``invoke ARGS`` as a person would, from the project root, in a process of its own."""
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {}), **PLAIN_OUTPUT},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Outcome(result.returncode, result.stdout, result.stderr)
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start ``invoke ARGS`` in the background; the caller waits for it (``communicate``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env={**os.environ, **env, **PLAIN_OUTPUT},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def call_task(name: str, **flags: Any) -> Outcome:
@@ -66,42 +98,3 @@ def run_cli(*argv: str, env: dict[str, str] | None = None) -> Outcome:
         os.environ.clear()
         os.environ.update(saved)
     return Outcome(code, out.getvalue(), err.getvalue())
-
-
-_FINGERPRINT = """
-SELECT md5(concat_ws(' | ',
-    (SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version),
-    (SELECT md5(string_agg(l::text, ',' ORDER BY l.id)) FROM schema_ledger l),
-    (SELECT md5(string_agg(c.relname || ':' || c.relkind::text || ':' || a.attname || ':'
-                           || format_type(a.atttypid, a.atttypmod) || ':' || a.attnotnull::text,
-                           ',' ORDER BY c.relname, a.attnum))
-       FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
-       WHERE c.relnamespace = 'public'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped),
-    (SELECT md5(string_agg(conname || ':' || convalidated::text, ',' ORDER BY conname))
-       FROM pg_constraint WHERE connamespace = 'public'::regnamespace),
-    (SELECT md5(string_agg(indexrelid::regclass::text || ':' || indisvalid::text, ','
-                           ORDER BY indexrelid::regclass::text))
-       FROM pg_index WHERE indrelid IN (SELECT oid FROM pg_class
-                                        WHERE relnamespace = 'public'::regnamespace))
-))
-"""
-
-
-def fingerprint(url: URL | psycopg.Connection[tuple[object, ...]]) -> str:
-    """One hash of the database's revision, ledger rows, tables, columns, constraints and
-    indexes: equal before and after means the command changed nothing that matters.
-    Pass an open autocommit connection when fingerprinting often."""
-    if isinstance(url, psycopg.Connection):
-        row = url.execute(_FINGERPRINT).fetchone()
-    else:
-        with psycopg.connect(conninfo(url), autocommit=True) as connection:
-            row = connection.execute(_FINGERPRINT).fetchone()
-    assert row is not None
-    return str(row[0])
-
-
-def ledger_rows(url: URL) -> list[dict[str, object]]:
-    with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        cursor = connection.execute("SELECT * FROM schema_ledger ORDER BY id")
-        names = [column.name for column in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,24 +1,46 @@
-"""Helpers the tests share: databases on the test server, the CLI, schema inspection."""
+"""Databases on the test server: which server, throwaway databases on it, and their URLs."""
 
 from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import psycopg
-from psycopg import sql
 from sqlalchemy.engine import URL
 
-ROOT = Path(__file__).resolve().parent.parent
+from agent_db.database.scratch import create_database, drop_database
+from agent_db.database.target import Target
+from agent_db.settings import load_settings
+from agent_db.urls import parse_url, sync_url
+
 TEST_DATABASE_PREFIX = "agent_test_"
 
 
+def server_under_test() -> URL:
+    """The server the tests run against: TEST_DATABASE_URL, else the embedded PostgreSQL
+    (started on first use, as on a fresh machine)."""
+    raw = os.environ.get("TEST_DATABASE_URL")
+    if raw:
+        return sync_url(parse_url(raw, source="TEST_DATABASE_URL"))
+    from agent_db.database.embedded import server_url
+
+    return sync_url(server_url())
+
+
 def conninfo(url: URL) -> str:
+    """``url`` as psycopg takes it (no SQLAlchemy driver suffix)."""
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def url_text(url: URL) -> str:
+    """``url`` as an environment variable holds it, password included."""
+    return url.render_as_string(hide_password=False)
+
+
+def target_for(environment: str, url: URL) -> Target:
+    """The environment's settings pointed at ``url``, as the toolkit's commands take them."""
+    return Target(load_settings(environment), url)
 
 
 @dataclass
@@ -30,40 +52,13 @@ class DatabaseFactory:
 
     def create(self, label: str = "db") -> URL:
         name = f"{TEST_DATABASE_PREFIX}{label}_{secrets.token_hex(4)}"
-        with psycopg.connect(conninfo(self.server.set(database="postgres")), autocommit=True) as c:
-            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = create_database(self.server, name)
         self.created.append(name)
-        return self.server.set(database=name)
+        return url
 
     def drop_all(self) -> None:
         """Drop in parallel: each DROP DATABASE waits for a checkpoint, and concurrent requests
         share one, so this takes about one checkpoint instead of one per database."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        def drop(name: str) -> None:
-            with psycopg.connect(conninfo(self.server.set(database="postgres")), autocommit=True) as c:
-                c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(drop, self.created))
+            list(pool.map(lambda name: drop_database(self.server, name), self.created))
         self.created.clear()
-
-
-def run_invoke(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run ``invoke`` as a person would, from the project root; output captured as text."""
-    full_env = {**os.environ, **(env or {}), "NO_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def url_text(url: URL) -> str:
-    return url.render_as_string(hide_password=False)

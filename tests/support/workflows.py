@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tests.support import ROOT
+from tests.support.paths import ROOT
 
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
 SHELL_OPERATORS = frozenset({">>", ">", "<", "|", "||", "&&", ";", "&", "2>&1"})

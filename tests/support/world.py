@@ -9,8 +9,9 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import URL
 
-from tests.reliability.cli import Outcome, call_task, fingerprint
-from tests.support import conninfo
+from tests.support.cli import Outcome, call_task
+from tests.support.databases import conninfo
+from tests.support.inspection import fingerprint
 
 MAX_MESSAGE = 1500
 

@@ -34,9 +34,10 @@ from agent_db.database import ledger
 from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal
 from agent_db.revisions.graph import default_graph
-from tests.api_server import serving
-from tests.revisions import add_revision, copy_history, project_head
-from tests.support import DatabaseFactory, run_invoke, url_text
+from tests.support.api_server import serving
+from tests.support.cli import run_invoke
+from tests.support.databases import DatabaseFactory, url_text
+from tests.support.revisions import configured_head, copy_history, write_revision
 
 FIRST = "3f1a2b9c4d5e"
 
@@ -51,12 +52,12 @@ def test_dev_manifest_is_what_staging_promotes_from(
     env = {"DEV_DATABASE_URL": url_text(dev), "STAGING_DATABASE_URL": url_text(staging)}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    head = project_head()
+    head = configured_head()
     migrate.upgrade(Target.resolve("dev"))
 
     out = tmp_path / "manifests" / "dev.json"
     cli = run_invoke("db.manifest", "--env", "dev", "--out", str(out), env=env)
-    assert cli.returncode == 0, cli.stderr
+    assert cli.code == 0, cli.stderr
     assert str(out) in cli.stderr
     written = json.loads(out.read_text())
     assert written["target"] == "dev"
@@ -75,8 +76,8 @@ def test_no_manifest_for_an_environment_whose_files_were_edited(
     monkeypatch.setenv("DEV_DATABASE_URL", url_text(databases.create("dev")))
     versions = copy_history(tmp_path)
     monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(versions))
-    path = add_revision(
-        versions, "c0ffee000002", project_head(), "op.add_column('users', sa.Column('bio', sa.Text()))"
+    path = write_revision(
+        versions, "c0ffee000002", configured_head(), "op.add_column('users', sa.Column('bio', sa.Text()))"
     )
     migrate.upgrade(Target.resolve("dev"))
     path.write_text(path.read_text().replace("sa.Text()", "sa.String(100)"))
@@ -120,7 +121,7 @@ def test_rollout_runs_the_command_with_the_release_coordinates(
     monkeypatch.setenv("API_ROLLOUT_COMMAND", shlex.join([sys.executable, "-c", script]))
     monkeypatch.setenv("OUT", str(out))
     tasks.rollout(Context(), env="prod")
-    assert out.read_text() == f"prod {project_head()}"
+    assert out.read_text() == f"prod {configured_head()}"
     printed = capsys.readouterr()
     assert "prod: rollout with" in printed.err
     assert script not in printed.err + printed.out  # only the program is named: commands may hold tokens
@@ -185,7 +186,9 @@ def test_smoke_passes_when_the_api_serves_this_release(
     base_url, _ = staging_api
     migrate.upgrade(Target.resolve("staging"))
     tasks.smoke(Context(), env="staging", url=base_url + "/", timeout=10)
-    assert f"the API serves this release (code and database at {project_head()})" in capsys.readouterr().err
+    assert (
+        f"the API serves this release (code and database at {configured_head()})" in capsys.readouterr().err
+    )
 
 
 def test_smoke_fails_with_the_apis_reason_when_the_schema_is_behind(staging_api: tuple[str, URL]) -> None:
@@ -195,7 +198,7 @@ def test_smoke_fails_with_the_apis_reason_when_the_schema_is_behind(staging_api:
         "api.smoke", "--env", "staging", "--url", base_url, "--timeout", "1", "--interval", "0.2",
         env={"STAGING_DATABASE_URL": url_text(url)},
     )  # fmt: skip
-    assert cli.returncode == 1
+    assert cli.code == 1
     assert "smoke check of staging failed after 1s" in cli.stderr
     assert "not ready (HTTP 503)" in cli.stderr
     assert "behind this code" in cli.stderr

@@ -25,10 +25,11 @@ from agent_api.main import create_app
 from agent_api.settings import load_api_settings
 from agent_db.revisions.graph import default_graph
 from agent_db.settings import environment_names, load_settings
-from tests.api_server import serving
-from tests.revisions import add_revision, copy_history, project_head
-from tests.support import ROOT, DatabaseFactory, conninfo, url_text
-from tests.workflows import (
+from tests.support.api_server import serving
+from tests.support.databases import DatabaseFactory, conninfo, url_text
+from tests.support.paths import ROOT
+from tests.support.revisions import configured_head, copy_history, write_revision
+from tests.support.workflows import (
     WORKFLOWS_DIR,
     EmulationError,
     InvokeCall,
@@ -306,10 +307,10 @@ def pipeline(
     databases: DatabaseFactory, server_url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Pipeline:
     versions = copy_history(tmp_path)
-    revision = add_revision(
+    revision = write_revision(
         versions,
         NEW_REVISION,
-        project_head(),
+        configured_head(),
         "op.add_column('users', sa.Column('bio', sa.Text()))",
         "op.drop_column('users', 'bio')",
         message="add bio to users",

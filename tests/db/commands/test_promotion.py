@@ -17,8 +17,10 @@ from agent_db.commands.status import collect_status
 from agent_db.commands.verify import verify
 from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal
-from tests.revisions import add_revision, copy_history, project_head
-from tests.support import ROOT, DatabaseFactory, conninfo, run_invoke, url_text
+from tests.support.cli import run_invoke
+from tests.support.databases import DatabaseFactory, conninfo, url_text
+from tests.support.paths import ROOT
+from tests.support.revisions import configured_head, copy_history, write_revision
 
 
 @dataclass
@@ -70,10 +72,10 @@ def execute(url: URL, sql: str) -> None:
 
 
 def third_revision(versions: Path) -> Path:
-    return add_revision(
+    return write_revision(
         versions,
         "c0ffee000001",
-        project_head(),
+        configured_head(),
         "op.add_column('users', sa.Column('bio', sa.Text()))",
         "op.drop_column('users', 'bio')",
         message="add bio to users",
@@ -81,7 +83,7 @@ def third_revision(versions: Path) -> Path:
 
 
 def test_dev_to_staging_to_prod_with_a_manifest(stages: Stages) -> None:
-    head = project_head()
+    head = configured_head()
     migrate.upgrade(Target.resolve("dev"))
     to_staging = promote("staging", manifest_out=stages.manifests / "staging.json")
     assert to_staging.run.after == (head,)
@@ -109,7 +111,7 @@ def test_dev_to_staging_to_prod_with_a_manifest(stages: Stages) -> None:
 
 
 def test_prod_waits_until_staging_has_the_new_revision(stages: Stages) -> None:
-    head = project_head()
+    head = configured_head()
     migrate.upgrade(Target.resolve("dev"))
     promote("staging", manifest_out=stages.manifests / "staging.json")
     promote("prod", manifest=stages.manifests / "staging.json", manifest_out=stages.manifests / "prod.json")
@@ -147,7 +149,7 @@ def test_edited_revision_is_refused_by_verify_and_promote(stages: Stages) -> Non
     assert position(stages.prod) == []
 
     cli = run_invoke("db.verify", "--env", "staging", env=stages.env())
-    assert cli.returncode == 3
+    assert cli.code == 3
     assert "c0ffee000001" in cli.stderr
     assert path.name in cli.stderr
 
@@ -165,7 +167,7 @@ def test_hand_made_column_is_reported_as_drift(stages: Stages) -> None:
 
 
 def test_target_ahead_of_source_is_refused(stages: Stages) -> None:
-    second = project_head()
+    second = configured_head()
     third_revision(stages.versions)
     migrate.upgrade(Target.resolve("dev"), second)
     promote("staging")
@@ -176,7 +178,7 @@ def test_target_ahead_of_source_is_refused(stages: Stages) -> None:
 
 
 def test_revision_not_recorded_in_source_is_refused(stages: Stages) -> None:
-    first = project_head()
+    first = configured_head()
     migrate.upgrade(Target.resolve("dev"))
     promote("staging", manifest_out=stages.manifests / "staging.json")
     manifest_path = stages.manifests / "staging.json"
@@ -209,7 +211,7 @@ def test_malformed_or_foreign_manifest_is_refused(
     manifest.parent.mkdir(parents=True, exist_ok=True)
     manifest.write_text(content)
     result = run_invoke("db.promote", "--to", "prod", "--manifest", str(manifest), env=stages.env())
-    assert result.returncode == code, result.stderr
+    assert result.code == code, result.stderr
     assert words in result.stderr
     assert position(stages.prod) == []
 
@@ -217,15 +219,15 @@ def test_malformed_or_foreign_manifest_is_refused(
 def test_promote_edges_exit_codes(stages: Stages) -> None:
     env = stages.env()
     dev = run_invoke("db.promote", "--to", "dev", env=env)
-    assert dev.returncode == 2
+    assert dev.code == 2
     assert "not promoted from another environment" in dev.stderr
     empty = run_invoke("db.promote", "--to", "staging", env=env)
-    assert empty.returncode == 3
+    assert empty.code == 3
     assert "nothing to promote" in empty.stderr
     unreachable = run_invoke(
         "db.promote", "--to", "staging", env={**env, "DEV_DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x"}
     )
-    assert unreachable.returncode == 1
+    assert unreachable.code == 1
     assert "127.0.0.1:1" in unreachable.stderr
     assert "pw@" not in unreachable.stderr
     assert position(stages.staging) == []
@@ -237,12 +239,12 @@ def test_protected_environment_refuses_downgrade_and_stamp_without_reason(stages
     promote("prod")
     env = stages.env()
     refused = run_invoke("db.downgrade", "--env", "prod", "--to", "-1", env=env)
-    assert refused.returncode == 3
+    assert refused.code == 3
     assert "--allow-protected" in refused.stderr
-    assert run_invoke("db.stamp", "--env", "prod", "--to", "base", env=env).returncode == 3
+    assert run_invoke("db.stamp", "--env", "prod", "--to", "base", env=env).code == 3
     no_reason = run_invoke("db.downgrade", "--env", "prod", "--to", "-1", "--allow-protected", env=env)
-    assert no_reason.returncode == 3
-    assert position(stages.prod) == [project_head()]
+    assert no_reason.code == 3
+    assert position(stages.prod) == [configured_head()]
     allowed = run_invoke(
         "db.downgrade",
         "--env",
@@ -254,7 +256,7 @@ def test_protected_environment_refuses_downgrade_and_stamp_without_reason(stages
         "INC-42: roll back the flags column",
         env=env,
     )
-    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.code == 0, allowed.stderr
     with psycopg.connect(conninfo(stages.prod)) as connection:
         reason = connection.execute(
             "SELECT reason FROM schema_ledger WHERE direction = 'downgrade' ORDER BY id DESC LIMIT 1"
@@ -263,7 +265,7 @@ def test_protected_environment_refuses_downgrade_and_stamp_without_reason(stages
 
 
 def test_plan_shows_the_sql_from_the_live_revision_and_runs_nothing(stages: Stages) -> None:
-    first, second = project_head(), "c0ffee000001"
+    first, second = configured_head(), "c0ffee000001"
     third_revision(stages.versions)
     migrate.upgrade(Target.resolve("staging"), first)
     plan = build_plan(Target.resolve("staging"))
@@ -275,7 +277,7 @@ def test_plan_shows_the_sql_from_the_live_revision_and_runs_nothing(stages: Stag
     assert f"UPDATE alembic_version SET version_num='{second}'" in sql
     assert position(stages.staging) == [first]
     cli = run_invoke("db.plan", "--env", "staging", "--json", env=stages.env())
-    assert cli.returncode == 0
+    assert cli.code == 0
     assert json.loads(cli.stdout)["revisions"][0]["revision"] == second
     with pytest.raises(ConfigError, match="unknown revision"):
         build_plan(Target.resolve("staging"), "nope42")
@@ -296,10 +298,10 @@ def test_status_never_crashes_on_unreachable_environments(
     assert "topsecret" not in json.dumps(status.as_json())
     env = {**stages.env(), "PROD_DATABASE_URL": "postgresql://deploy:topsecret@127.0.0.1:1/prod"}
     markdown = run_invoke("db.status", "--markdown", env=env)
-    assert markdown.returncode == 0
+    assert markdown.code == 0
     assert "| prod (protected) | unreachable" in markdown.stdout
     assert "```mermaid" in markdown.stdout
     assert "topsecret" not in markdown.stdout + markdown.stderr
     as_json = run_invoke("db.status", "--json", env=env)
-    assert as_json.returncode == 0
+    assert as_json.code == 0
     assert [e["name"] for e in json.loads(as_json.stdout)["environments"]] == ["dev", "staging", "prod"]

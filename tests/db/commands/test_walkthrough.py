@@ -14,7 +14,9 @@ from sqlalchemy.engine import URL
 
 from agent_db.revisions.graph import default_graph
 from agent_db.versions import VERSIONS_DIR
-from tests.support import ROOT, conninfo, run_invoke, url_text
+from tests.support.cli import run_invoke
+from tests.support.databases import conninfo, url_text
+from tests.support.paths import ROOT
 
 FIRST, SECOND = "3f1a2b9c4d5e", "7c2e8d1f0a6b"
 pytestmark = pytest.mark.smoke
@@ -48,7 +50,7 @@ def test_tutorial_walkthrough_on_staging(empty_url: URL) -> None:
     head = default_graph().single_head()
 
     upgraded = run_invoke("db.upgrade", "--env", "staging", "--to", SECOND, env=env)
-    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.code == 0, upgraded.stderr
     cols = columns(empty_url)
     assert set(cols) == {
         "id",
@@ -72,12 +74,12 @@ def test_tutorial_walkthrough_on_staging(empty_url: URL) -> None:
     assert "UNIQUE" not in idx["ix_users_id"]
 
     current = run_invoke("db.current", "--env", "staging", env=env)
-    assert current.returncode == 0
+    assert current.code == 0
     expected_mark = f"{SECOND} (head)" if head == SECOND else SECOND
     assert current.stdout.strip() == expected_mark
 
     down = run_invoke("db.downgrade", "--env", "staging", "--to", "-1", env=env)
-    assert down.returncode == 0, down.stderr
+    assert down.code == 0, down.stderr
     assert set(columns(empty_url)) == {
         "id",
         "email",
@@ -89,11 +91,11 @@ def test_tutorial_walkthrough_on_staging(empty_url: URL) -> None:
     assert run_invoke("db.current", "--env", "staging", env=env).stdout.strip() == FIRST
 
     again = run_invoke("db.upgrade", "--env", "staging", "--to", SECOND, env=env)
-    assert again.returncode == 0, again.stderr
+    assert again.code == 0, again.stderr
     assert {"is_active", "is_superuser"} <= set(columns(empty_url))
 
     history = run_invoke("db.history", "--verbose", env=env)
-    assert history.returncode == 0, history.stderr
+    assert history.code == 0, history.stderr
     assert f"Rev: {SECOND}" in history.stdout
     assert f"Rev: {FIRST}" in history.stdout
     assert f"Parent: {FIRST}" in history.stdout
@@ -103,14 +105,14 @@ def test_tutorial_walkthrough_on_staging(empty_url: URL) -> None:
     assert "staging" in marked[0].split("<-", 1)[1]
 
     base = run_invoke("db.downgrade", "--env", "staging", "--to", "base", env=env)
-    assert base.returncode == 0, base.stderr
+    assert base.code == 0, base.stderr
     assert tables(empty_url) == {"alembic_version", "schema_ledger"}
 
 
 def test_unknown_revision_is_named_and_nothing_changes(empty_url: URL) -> None:
     env = {"STAGING_DATABASE_URL": url_text(empty_url)}
     result = run_invoke("db.upgrade", "--env", "staging", "--to", "abc999", env=env)
-    assert result.returncode == 2
+    assert result.code == 2
     assert "unknown revision 'abc999'" in result.stderr
     assert tables(empty_url) == set()
 
@@ -213,7 +215,7 @@ def test_model_change_fails_check_until_autogenerate_writes_it(tmp_path: Path, s
                 "DEV_DATABASE_URL": env["DEV_DATABASE_URL"],
                 "AGENT_DB_VERSIONS_DIR": str(versions),
             },
-        ).returncode
+        ).code
         == 0
     )
     failed = run("check")

@@ -8,8 +8,7 @@ from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
 from agent_db.revisions.graph import default_graph
-from tests.conftest import target_for
-from tests.support import conninfo
+from tests.support.databases import conninfo, target_for
 
 
 def ledger_rows(url: URL) -> list[tuple[object, ...]]:

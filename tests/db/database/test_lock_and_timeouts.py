@@ -18,9 +18,9 @@ from agent_db.commands import migrate
 from agent_db.database.target import Target
 from agent_db.errors import MigrationFailed
 from agent_db.settings import load_settings
-from tests.conftest import target_for
-from tests.revisions import add_revision, copy_history, project_head
-from tests.support import ROOT, conninfo, url_text
+from tests.support.databases import conninfo, target_for, url_text
+from tests.support.paths import ROOT
+from tests.support.revisions import configured_head, copy_history, write_revision
 
 
 def query(url: URL, sql: str) -> list[tuple[object, ...]]:
@@ -63,15 +63,15 @@ def spawn_upgrade(env_url: URL, versions: Path) -> subprocess.Popen[str]:
 
 @pytest.mark.slow
 def test_eight_concurrent_runners_apply_each_revision_once(empty_url: URL, versions: Path) -> None:
-    head = project_head()
-    add_revision(
+    head = configured_head()
+    write_revision(
         versions,
         "aa01",
         head,
         "op.execute('SELECT pg_sleep(1.5)')\nop.add_column('users', sa.Column('c1', sa.Integer()))",
         "op.drop_column('users', 'c1')",
     )
-    add_revision(
+    write_revision(
         versions,
         "aa02",
         "aa01",
@@ -106,10 +106,10 @@ def test_lock_timeout_names_the_blocker_retries_then_succeeds(empty_url: URL, ve
     base = load_settings("staging").model_copy(update={"lock_retries": 3, "retry_backoff_seconds": 0.3})
     target = Target(base, empty_url)
     migrate.upgrade(target)
-    add_revision(
+    write_revision(
         versions,
         "bb01",
-        project_head(),
+        configured_head(),
         "op.add_column('users', sa.Column('nickname', sa.String(40)))",
         "op.drop_column('users', 'nickname')",
         header='lock_timeout = "300ms"',
@@ -148,8 +148,8 @@ def test_lock_timeout_without_retries_left_leaves_nothing_applied(empty_url: URL
         load_settings("staging").model_copy(update={"lock_retries": 1, "retry_backoff_seconds": 0}), empty_url
     )
     migrate.upgrade(target)
-    head = project_head()
-    add_revision(
+    head = configured_head()
+    write_revision(
         versions,
         "cc01",
         head,
@@ -172,14 +172,14 @@ def test_lock_timeout_without_retries_left_leaves_nothing_applied(empty_url: URL
 
 
 def test_environment_timeouts_are_set_on_the_migration_connection(empty_url: URL, versions: Path) -> None:
-    add_revision(
+    write_revision(
         versions,
         "dd01",
-        project_head(),
+        configured_head(),
         "op.execute(\"CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS l, current_setting('statement_timeout') AS s\")",
         "op.drop_table('seen')",
     )
-    add_revision(
+    write_revision(
         versions,
         "dd02",
         "dd01",
@@ -195,14 +195,14 @@ def test_failing_revision_keeps_the_last_good_revision_and_records_why(
     empty_url: URL, versions: Path
 ) -> None:
     target = target_for("dev", empty_url)
-    add_revision(
+    write_revision(
         versions,
         "ee01",
-        project_head(),
+        configured_head(),
         "op.add_column('users', sa.Column('ok_col', sa.Integer()))",
         "op.drop_column('users', 'ok_col')",
     )
-    add_revision(
+    write_revision(
         versions,
         "ee02",
         "ee01",
@@ -222,8 +222,8 @@ def test_failing_revision_keeps_the_last_good_revision_and_records_why(
 def test_sigkill_mid_revision_leaves_previous_revision_and_rerun_completes(
     empty_url: URL, versions: Path
 ) -> None:
-    head = project_head()
-    add_revision(
+    head = configured_head()
+    write_revision(
         versions,
         "ff01",
         head,
@@ -266,8 +266,8 @@ def test_sigkill_mid_revision_leaves_previous_revision_and_rerun_completes(
 
 
 def test_concurrent_index_is_safe_under_the_lock(empty_url: URL, versions: Path) -> None:
-    head = project_head()
-    add_revision(
+    head = configured_head()
+    write_revision(
         versions,
         "gg01",
         head,

@@ -19,8 +19,9 @@ from agent_db.lint import LintReport, lint_revisions, rules
 from agent_db.lint.accept import MIN_REASON
 from agent_db.lint.scope import changed_revisions
 from agent_db.lint.squawk import config_path, run_squawk
-from tests.revision_files import copy_versions, project_head, write_revision
-from tests.support import conninfo, run_invoke, url_text
+from tests.support.cli import run_invoke
+from tests.support.databases import conninfo, url_text
+from tests.support.revisions import copy_history, package_head, write_revision
 
 NEW = "aaaa00000001"
 
@@ -28,7 +29,7 @@ NEW = "aaaa00000001"
 @pytest.fixture
 def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the real history that AGENT_DB_VERSIONS_DIR points at."""
-    directory = copy_versions(tmp_path / "versions")
+    directory = copy_history(tmp_path)
     monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(directory))
     return directory
 
@@ -88,7 +89,7 @@ def test_each_rule_fires_on_existing_tables_and_not_on_new_ones(versions: Path) 
     write_revision(
         versions,
         NEW,
-        project_head(),
+        package_head(),
         """
         op.create_index("ix_users_username_email", "users", ["username", "email"])
         op.drop_index("ix_users_id", table_name="users")
@@ -151,7 +152,7 @@ def test_batch_operations_are_checked_too(versions: Path) -> None:
     write_revision(
         versions,
         NEW,
-        project_head(),
+        package_head(),
         """
         with op.batch_alter_table("users") as batch:
             batch.create_index("ix_users_mail", ["email"])
@@ -169,7 +170,7 @@ def test_safe_helpers_pass_and_validate_in_the_same_revision_does_not(versions: 
     write_revision(
         versions,
         NEW,
-        project_head(),
+        package_head(),
         """
         safe.create_index_concurrently("ix_users_username_email", "users", ["username", "email"])
         safe.add_check_not_valid("users_id_positive_check", "users", "id > 0")
@@ -209,7 +210,7 @@ def test_findings_are_accepted_only_with_a_real_reason(versions: Path) -> None:
     path = write_revision(
         versions,
         NEW,
-        project_head(),
+        package_head(),
         index,
         header=(
             'lint_accept = {"create-index-blocking": "users holds forty rows in every environment",'
@@ -234,7 +235,7 @@ def test_findings_are_accepted_only_with_a_real_reason(versions: Path) -> None:
     write_revision(
         versions,
         NEW,
-        project_head(),
+        package_head(),
         index,
         header=f'lint_accept = {{"create-index-blocking": "{short}", "no-such-rule": "{"y" * 40}"}}',
     )
@@ -247,7 +248,7 @@ def test_findings_are_accepted_only_with_a_real_reason(versions: Path) -> None:
 
 
 def test_a_disabled_lock_timeout_is_a_finding(versions: Path) -> None:
-    write_revision(versions, NEW, project_head(), 'op.execute("SELECT 1")', header='lock_timeout = "0"')
+    write_revision(versions, NEW, package_head(), 'op.execute("SELECT 1")', header='lock_timeout = "0"')
     report = lint_revisions()
     assert rules_of(report) == {"lock-timeout-disabled"}
     assert report.revisions[-1].lock_timeout == "0"
@@ -270,7 +271,7 @@ def test_bad_revisions_are_named_with_exit_2(
 ) -> None:
     import tasks
 
-    path = write_revision(versions, NEW, project_head(), upgrade, header=header)
+    path = write_revision(versions, NEW, package_head(), upgrade, header=header)
     with pytest.raises(ConfigError) as caught:
         lint_revisions()
     assert expected in str(caught.value)
@@ -286,8 +287,8 @@ def test_bad_revisions_are_named_with_exit_2(
 
 
 def test_two_heads_are_refused_naming_both_files(versions: Path) -> None:
-    write_revision(versions, NEW, project_head(), 'op.execute("SELECT 1")')
-    write_revision(versions, "bbbb00000001", project_head(), 'op.execute("SELECT 2")', slug="other")
+    write_revision(versions, NEW, package_head(), 'op.execute("SELECT 1")')
+    write_revision(versions, "bbbb00000001", package_head(), 'op.execute("SELECT 2")', message="other")
     with pytest.raises(ConfigError) as caught:
         lint_revisions()
     assert "2 heads" in str(caught.value)
@@ -298,7 +299,7 @@ def test_two_heads_are_refused_naming_both_files(versions: Path) -> None:
 def test_json_is_one_document_and_exit_3(versions: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import tasks
 
-    write_revision(versions, NEW, project_head(), 'op.drop_column("users", "hashed_password")')
+    write_revision(versions, NEW, package_head(), 'op.drop_column("users", "hashed_password")')
     with pytest.raises(Exit) as caught:
         tasks.lint_migrations(Context(), json=True)
     assert caught.value.code == 3
@@ -318,14 +319,14 @@ def _git(directory: Path, *args: str) -> None:
 
 def test_default_scope_is_what_the_branch_adds(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    versions = copy_versions(repo / "versions")
+    versions = copy_history(repo)
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", ".")
     _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "history")
     assert changed_revisions(versions).paths == frozenset()
 
     _git(repo, "checkout", "-q", "-b", "feature")
-    committed = write_revision(versions, NEW, project_head(), 'op.execute("SELECT 1")')
+    committed = write_revision(versions, NEW, package_head(), 'op.execute("SELECT 1")')
     _git(repo, "add", ".")
     _git(repo, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "new")
     untracked = write_revision(versions, "aaaa00000002", NEW, 'op.execute("SELECT 2")')
@@ -350,20 +351,20 @@ def test_new_user_plain_index_then_helper_then_upgrade_then_drop(
     lint runs as a person types it; the other steps call the same tasks in-process."""
     import tasks
 
-    versions = copy_versions(tmp_path / "versions")
+    versions = copy_history(tmp_path)
     env = {"AGENT_DB_VERSIONS_DIR": str(versions), "DEV_DATABASE_URL": url_text(empty_url)}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     path = write_revision(
         versions,
         NEW,
-        project_head(),
+        package_head(),
         'op.create_index("ix_users_username_email", "users", ["username", "email"])',
         downgrade='op.drop_index("ix_users_username_email", table_name="users")',
-        slug="index_users_by_username_and_email",
+        message="index users by username and email",
     )
     failed = run_invoke("db.lint", env=env)
-    assert failed.returncode == 3, failed.stdout + failed.stderr
+    assert failed.code == 3, failed.stdout + failed.stderr
     assert path.name in failed.stdout
     assert "create-index-blocking" in failed.stdout
     assert "safe.create_index_concurrently('ix_users_username_email', 'users'" in failed.stdout
@@ -402,7 +403,7 @@ def test_new_user_plain_index_then_helper_then_upgrade_then_drop(
         "aaaa00000002",
         NEW,
         'op.drop_column("users", "hashed_password")',
-        slug="drop_hashed_password",
+        message="drop hashed password",
     )
     with pytest.raises(Exit) as refused:
         tasks.lint_migrations(Context())

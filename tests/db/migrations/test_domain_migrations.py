@@ -16,8 +16,7 @@ from agent_db.commands import migrate
 from agent_db.database.engines import create_sync_engine
 from agent_db.migrations import safe
 from agent_db.revisions.graph import default_graph
-from tests.conftest import target_for
-from tests.support import conninfo
+from tests.support.databases import conninfo, target_for
 
 INDEX_REVISION = "65b5f9d89277"  # the revision before the data migration
 BACKFILL_REVISION = "ece12879f6e3"

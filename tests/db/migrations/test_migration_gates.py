@@ -27,8 +27,8 @@ from agent_db.database.snapshot import Difference, compare, schema_snapshot
 from agent_db.lint import lint_revisions
 from agent_db.revisions.alembic_config import alembic_config as build_alembic_config
 from agent_db.revisions.graph import RevisionGraph, default_graph
-from tests.revision_files import copy_versions, project_head, write_revision
-from tests.support import DatabaseFactory
+from tests.support.databases import DatabaseFactory
+from tests.support.revisions import copy_history, package_head, write_revision
 
 
 @pytest.fixture
@@ -140,16 +140,16 @@ def test_the_gates_walk_autocommit_blocks_and_not_valid_constraints(
 ) -> None:
     """The history will hold concurrent indexes and NOT VALID-then-VALIDATE pairs; the gates
     must walk them (a read left open before an autocommit block broke Alembic once)."""
-    versions = copy_versions(tmp_path / "versions")
+    versions = copy_history(tmp_path)
     monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(versions))
-    head = project_head()
+    head = package_head()
     write_revision(
         versions,
         "ffff00000001",
         head,
         'safe.create_index_concurrently("ix_users_username_email", "users", ["username", "email"])',
         downgrade='safe.drop_index_concurrently("ix_users_username_email", "users")',
-        slug="index",
+        message="index",
     )
     write_revision(
         versions,
@@ -157,14 +157,14 @@ def test_the_gates_walk_autocommit_blocks_and_not_valid_constraints(
         "ffff00000001",
         'safe.add_check_not_valid("users_id_positive_check", "users", "id > 0")',
         downgrade='op.drop_constraint("users_id_positive_check", "users")',
-        slug="check",
+        message="check",
     )
     write_revision(
         versions,
         "ffff00000003",
         "ffff00000002",
         'safe.validate_constraint("users", "users_id_positive_check")',
-        slug="validate",
+        message="validate",
     )
     for walk in (_stairway, _downgrades_restore):
         engine = create_sync_engine(databases.create("gates"))

@@ -14,21 +14,20 @@ from agent_db.commands import migrate
 from agent_db.commands.plan import build_plan
 from agent_db.errors import MigrationFailed
 from agent_db.lint import lint_revisions
-from tests.conftest import target_for
-from tests.revision_files import copy_versions, project_head, write_revision
-from tests.support import conninfo
+from tests.support.databases import conninfo, target_for
+from tests.support.revisions import copy_history, package_head, write_revision
 
 TABLE = "revision_under_test"
 
 
 @pytest.fixture
 def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    directory = copy_versions(tmp_path / "versions")
+    directory = copy_history(tmp_path)
     monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(directory))
     write_revision(
         directory,
         "cafe00000001",
-        project_head(),
+        package_head(),
         f"""
         op.create_table(
             "{TABLE}",
@@ -39,7 +38,7 @@ def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         op.execute("INSERT INTO {TABLE} (v) SELECT g % 7 FROM generate_series(1, 350) AS g")
         """,
         downgrade=f'op.drop_table("{TABLE}")',
-        slug="table",
+        message="table",
     )
     return directory
 
@@ -77,7 +76,7 @@ def test_concurrent_index_runs_in_autocommit_while_the_runner_holds_the_lock(
             )
         """,
         downgrade=f'safe.drop_index_concurrently("ix_{TABLE}_v", "{TABLE}")',
-        slug="index",
+        message="index",
     )
     target = target_for("dev", empty_url)
     migrate.upgrade(target, "cafe00000001")
@@ -108,7 +107,7 @@ def test_an_invalid_leftover_index_is_dropped_and_rebuilt(versions: Path, empty_
         "cafe00000002",
         "cafe00000001",
         f'safe.create_index_concurrently("ix_{TABLE}_v", "{TABLE}", ["v"])',
-        slug="index",
+        message="index",
     )
     target = target_for("dev", empty_url)
     migrate.upgrade(target, "cafe00000001")
@@ -136,7 +135,7 @@ def test_not_valid_constraints_then_validate_in_the_next_revision(versions: Path
         op.drop_constraint("{TABLE}_user_id_fkey", "{TABLE}")
         op.drop_constraint("{TABLE}_v_small_check", "{TABLE}")
         """,
-        slug="not_valid",
+        message="not valid",
     )
     write_revision(
         versions,
@@ -146,7 +145,7 @@ def test_not_valid_constraints_then_validate_in_the_next_revision(versions: Path
         safe.validate_constraint("{TABLE}", "{TABLE}_v_small_check")
         safe.validate_constraint("{TABLE}", "{TABLE}_user_id_fkey")
         """,
-        slug="validate",
+        message="validate",
     )
     assert lint_revisions().ok
     target = target_for("dev", empty_url)
@@ -177,7 +176,7 @@ def add_doubled_column_and_backfill(versions: Path) -> None:
         "cafe00000001",
         f'op.add_column("{TABLE}", sa.Column("doubled", sa.Integer(), nullable=True))',
         downgrade=f'op.drop_column("{TABLE}", "doubled")',
-        slug="add_column",
+        message="add column",
     )
     write_revision(
         versions,
@@ -188,7 +187,7 @@ def add_doubled_column_and_backfill(versions: Path) -> None:
             "{TABLE}", set_clause="doubled = v * 2", pending="doubled IS NULL", batch_size=100
         )
         """,
-        slug="backfill",
+        message="backfill",
     )
 
 
