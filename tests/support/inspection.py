@@ -16,6 +16,9 @@ def query(url: URL, sql: str) -> list[tuple[object, ...]]:
 
 
 def position(url: URL) -> list[str]:
+    """The revisions ``alembic_version`` holds; none for a database never migrated."""
+    if query(url, "SELECT to_regclass('alembic_version')") == [(None,)]:
+        return []
     return [str(row[0]) for row in query(url, "SELECT version_num FROM alembic_version")]
 
 

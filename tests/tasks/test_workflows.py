@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from invoke.exceptions import ParseError
 from invoke.parser import Parser
@@ -26,7 +25,8 @@ from agent_api.settings import load_api_settings
 from agent_db.revisions.graph import default_graph
 from agent_db.settings import environment_names, load_settings
 from tests.support.api_server import serving
-from tests.support.databases import DatabaseFactory, conninfo, url_text
+from tests.support.databases import DatabaseFactory, url_text
+from tests.support.inspection import position
 from tests.support.paths import ROOT
 from tests.support.revisions import configured_head, copy_history, write_revision
 from tests.support.workflows import (
@@ -325,13 +325,6 @@ def pipeline(
         databases,
         tmp_path / "runs",
     )
-
-
-def position(url: URL) -> list[str]:
-    with psycopg.connect(conninfo(url)) as connection:
-        if connection.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,):
-            return []
-        return [str(r[0]) for r in connection.execute("SELECT version_num FROM alembic_version")]
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal
 from tests.support.cli import run_invoke
 from tests.support.databases import DatabaseFactory, conninfo, url_text
+from tests.support.inspection import position, query
 from tests.support.paths import ROOT
 from tests.support.revisions import configured_head, copy_history, write_revision
 
@@ -56,19 +57,6 @@ def stages(databases: DatabaseFactory, tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("AGENT_ENVIRONMENTS_DIR", str(ROOT / "environments"))
     monkeypatch.chdir(tmp_path)
     return result
-
-
-def position(url: URL) -> list[str]:
-    with psycopg.connect(conninfo(url)) as connection:
-        exists = connection.execute("SELECT to_regclass('alembic_version')").fetchone()
-        if not exists or exists[0] is None:
-            return []
-        return [str(r[0]) for r in connection.execute("SELECT version_num FROM alembic_version")]
-
-
-def execute(url: URL, sql: str) -> None:
-    with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        connection.execute(sql)
 
 
 def third_revision(versions: Path) -> Path:
@@ -157,8 +145,8 @@ def test_edited_revision_is_refused_by_verify_and_promote(stages: Stages) -> Non
 def test_hand_made_column_is_reported_as_drift(stages: Stages) -> None:
     migrate.upgrade(Target.resolve("dev"))
     promote("staging")
-    execute(stages.staging, "ALTER TABLE users ADD COLUMN added_by_hand integer")
-    execute(stages.staging, "DROP INDEX ix_users_id")
+    query(stages.staging, "ALTER TABLE users ADD COLUMN added_by_hand integer")
+    query(stages.staging, "DROP INDEX ix_users_id")
     result = verify(Target.resolve("staging"))
     described = [d.describe() for d in result.drift]
     assert any("users.added_by_hand" in d and "not in the migration history" in d for d in described)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,47 +16,15 @@ from agent_db.commands import migrate
 from agent_db.database.target import Target
 from agent_db.errors import MigrationFailed
 from agent_db.settings import load_settings
+from tests.support.cli import spawn
 from tests.support.databases import conninfo, target_for, url_text
-from tests.support.paths import ROOT
-from tests.support.revisions import configured_head, copy_history, write_revision
-
-
-def query(url: URL, sql: str) -> list[tuple[object, ...]]:
-    with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        return connection.execute(sql).fetchall()
-
-
-def columns_of(url: URL, table: str) -> set[str]:
-    rows = query(url, f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'")
-    return {str(r[0]) for r in rows}
-
-
-def current(url: URL) -> list[str]:
-    return [str(r[0]) for r in query(url, "SELECT version_num FROM alembic_version")]
-
-
-@pytest.fixture
-def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = copy_history(tmp_path)
-    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(folder))
-    return folder
+from tests.support.inspection import columns, position, query
+from tests.support.revisions import configured_head, write_revision
 
 
 def spawn_upgrade(env_url: URL, versions: Path) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "STAGING_DATABASE_URL": url_text(env_url),
-        "AGENT_DB_VERSIONS_DIR": str(versions),
-        "NO_COLOR": "1",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "invoke", "db.upgrade", "--env", "staging"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = {"STAGING_DATABASE_URL": url_text(env_url), "AGENT_DB_VERSIONS_DIR": str(versions)}
+    return spawn(["db.upgrade", "--env", "staging"], env)
 
 
 @pytest.mark.slow
@@ -90,7 +56,7 @@ def test_eight_concurrent_runners_apply_each_revision_once(empty_url: URL, versi
     )
     assert all(count == 1 for _, count in successes)
     assert {str(rev) for rev, _ in successes} >= {"aa01", "aa02", head}
-    assert current(empty_url) == ["aa02"]
+    assert position(empty_url) == ["aa02"]
     waited = [err for _, _, err in results if "waiting for the migration lock" in err]
     assert waited, "at least one runner should have reported waiting"
     assert "agent-db-migrate:staging" in waited[0]
@@ -166,9 +132,9 @@ def test_lock_timeout_without_retries_left_leaves_nothing_applied(empty_url: URL
     assert "cc01" in message
     assert "long-report" in message
     assert f"stays at {head}" in message
-    assert current(empty_url) == [head]
+    assert position(empty_url) == [head]
     assert "notes" not in {str(r[0]) for r in query(empty_url, "SELECT tablename FROM pg_tables")}
-    assert "nickname" not in columns_of(empty_url, "users")
+    assert "nickname" not in columns(empty_url, "users")
 
 
 def test_environment_timeouts_are_set_on_the_migration_connection(empty_url: URL, versions: Path) -> None:
@@ -211,8 +177,8 @@ def test_failing_revision_keeps_the_last_good_revision_and_records_why(
     )
     with pytest.raises(MigrationFailed, match=r"ee02 .* failed: division by zero.*stays at ee01"):
         migrate.upgrade(target)
-    assert current(empty_url) == ["ee01"]
-    assert "bad" not in columns_of(empty_url, "users")
+    assert position(empty_url) == ["ee01"]
+    assert "bad" not in columns(empty_url, "users")
     row = query(empty_url, "SELECT outcome, error FROM schema_ledger WHERE revision = 'ee02'")
     assert row[0][0] == "failed"
     assert "division by zero" in str(row[0][1])
@@ -250,8 +216,8 @@ def test_sigkill_mid_revision_leaves_previous_revision_and_rerun_completes(
     while time.monotonic() < deadline and query(empty_url, orphan):
         time.sleep(0.2)
     assert not query(empty_url, orphan), "the killed runner's statement kept running"
-    assert current(empty_url) == [head]
-    assert "half" not in columns_of(empty_url, "users")
+    assert position(empty_url) == [head]
+    assert "half" not in columns(empty_url, "users")
     # Rerun with a fast version of the revision: it completes and closes the abandoned row.
     path = next(versions.glob("*ff01*"))
     path.write_text(path.read_text().replace("op.execute('SELECT pg_sleep(60)')", "pass"))

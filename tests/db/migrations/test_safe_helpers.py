@@ -15,6 +15,7 @@ from agent_db.commands.plan import build_plan
 from agent_db.errors import MigrationFailed
 from agent_db.lint import lint_revisions
 from tests.support.databases import conninfo, target_for
+from tests.support.inspection import query
 from tests.support.revisions import copy_history, package_head, write_revision
 
 TABLE = "revision_under_test"
@@ -41,12 +42,6 @@ def versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         message="table",
     )
     return directory
-
-
-def query(url: URL, sql: str) -> list[tuple[object, ...]]:
-    with psycopg.connect(conninfo(url), autocommit=True) as connection:
-        cursor = connection.execute(sql)
-        return cursor.fetchall() if cursor.description else []
 
 
 def index_state(url: URL, name: str) -> list[tuple[object, ...]]:
