@@ -3,5 +3,6 @@ loopback port), ``databases`` (throwaway databases and their URLs), ``inspection
 database's state), ``revisions`` (copies of the history and revisions written into them),
 ``cli`` (running the tasks and what a command did), ``api`` (API users and error bodies),
 ``api_server`` (a real uvicorn), ``own_server`` (a PostgreSQL of the test's own), ``world`` and
-``reliability`` (the hostile-input and fault suites), ``workflows`` (the GitHub workflow emulator).
+``reliability`` (the hostile-input and fault suites), ``workflows`` (the GitHub workflows as
+data) and ``workflow_runner`` (which plays their jobs here).
 Fixtures are in ``tests.fixtures``; nothing imports a conftest."""
