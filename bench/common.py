@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
+from sqlalchemy import make_url
+
+from agent_db.database import scratch
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -30,15 +32,15 @@ def with_database(url: str, database: str) -> str:
 
 
 def create_database(label: str) -> str:
+    """A new empty database on the benchmark server (the toolkit's throwaway-database
+    primitive); its name."""
     name = f"bench_{label}_{secrets.token_hex(3)}"
-    with psycopg.connect(server_url(), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    scratch.create_database(make_url(server_url()), name)
     return name
 
 
 def drop_database(name: str) -> None:
-    with psycopg.connect(server_url(), autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    scratch.drop_database(make_url(server_url()), name)
 
 
 @dataclass(frozen=True)
@@ -96,63 +98,3 @@ def machine() -> str:
         f"{platform.node()}: {cpus} CPUs, Python {platform.python_version()}, PostgreSQL {version}; "
         f"writing bytecode: {bytecode} (site-packages precompiled by `uv sync --compile-bytecode`)"
     )
-
-
-REVISION_TEMPLATE = '''"""{message}
-
-Revision ID: {revision}
-Revises: {parent}
-"""
-
-from collections.abc import Sequence
-
-import sqlalchemy as sa  # noqa: F401
-from alembic import op
-
-from agent_db.migrations import safe  # noqa: F401
-
-revision: str = "{revision}"
-down_revision: str | Sequence[str] | None = "{parent}"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-
-def upgrade() -> None:
-{upgrade}
-
-
-def downgrade() -> None:
-{downgrade}
-'''
-
-
-def copy_history(folder: Path, name: str = "versions") -> tuple[Path, str]:
-    """A copy of the project's versions folder, and its head, to stack revisions on."""
-    import shutil
-
-    from agent_db.revisions.graph import default_graph
-    from agent_db.versions import VERSIONS_DIR
-
-    versions = folder / name
-    shutil.copytree(VERSIONS_DIR, versions, ignore=shutil.ignore_patterns("__pycache__"))
-    return versions, default_graph().single_head()
-
-
-def write_revision(
-    versions: Path, revision: str, parent: str, message: str, upgrade: str, downgrade: str
-) -> Path:
-    """A revision file on top of ``parent`` whose bodies are the given statements."""
-    import textwrap
-
-    slug = message.replace(" ", "_")[:40]
-    path = versions / f"20300101_0000_{revision}_{slug}.py"
-    path.write_text(
-        REVISION_TEMPLATE.format(
-            message=message,
-            revision=revision,
-            parent=parent,
-            upgrade=textwrap.indent(textwrap.dedent(upgrade).strip(), "    "),
-            downgrade=textwrap.indent(textwrap.dedent(downgrade).strip(), "    "),
-        )
-    )
-    return path

@@ -22,7 +22,6 @@ from bench.common import (
     Timing,
     alembic,
     alembic_ini_for,
-    copy_history,
     create_database,
     drop_database,
     invoke,
@@ -30,12 +29,12 @@ from bench.common import (
     server_url,
     time_command,
     with_database,
-    write_revision,
 )
+from tests.support.revisions import copy_history, package_head, write_revision
 
 
 def generate(folder: Path, count: int) -> tuple[Path, list[str]]:
-    versions, parent = copy_history(folder)
+    versions, parent = copy_history(folder), package_head()
     generated = []
     for index in range(count):
         revision = f"b{index:011x}"
@@ -43,9 +42,9 @@ def generate(folder: Path, count: int) -> tuple[Path, list[str]]:
             versions,
             revision,
             parent,
-            f"generated step {index}",
             'op.execute("SELECT 1")',
             'op.execute("SELECT 1")',
+            message=f"generated step {index}",
         )
         generated.append(revision)
         parent = revision

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import copy_history, write_revision
+from tests.support.revisions import copy_history, package_head, write_revision
 
 ADD_COLUMNS = """
 op.add_column("conversations", sa.Column("archived", sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -90,10 +90,10 @@ SETS = {"safe": SAFE, "naive": NAIVE}
 
 def write(kind: str, folder: Path) -> tuple[Path, list[str]]:
     """A copy of the project's versions folder with the ``kind`` set on top; its revision ids."""
-    versions, parent = copy_history(folder, f"versions-{kind}")
+    versions, parent = copy_history(folder, f"versions-{kind}"), package_head()
     ids = []
     for revision, message, upgrade, downgrade in SETS[kind]:
-        write_revision(versions, revision, parent, message, upgrade, downgrade)
+        write_revision(versions, revision, parent, upgrade, downgrade, message=message)
         ids.append(revision)
         parent = revision
     return versions, ids

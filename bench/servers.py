@@ -13,7 +13,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import ROOT
+from tests.support.ports import free_port
 
 WRK_SCRIPT = ROOT / "bench" / "wrk" / "api.lua"
 
@@ -51,12 +51,6 @@ def wrk_path() -> str:
 
 def pgbench_path() -> str | None:
     return os.environ.get("BENCH_PGBENCH") or shutil.which("pgbench")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def signing_key() -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
+from tests.support.paths import ROOT
 
 PACKAGE_SOURCE = ROOT / "packages" / "db" / "src"
 API_SOURCE = ROOT / "services" / "api" / "src"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.conftest import MakeUser, error_code, unique
+from tests.support.api import MakeUser, error_code, unique
 
 pytestmark = pytest.mark.anyio
 

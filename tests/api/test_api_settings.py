@@ -15,7 +15,7 @@ from agent_api.logging_setup import APP_LOGGER
 from agent_api.main import create_app
 from agent_api.settings import file_keys, load_api_settings
 from agent_db.errors import ConfigError
-from tests.support import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.fixture

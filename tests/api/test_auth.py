@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from agent_api.app_state import app_state
 from agent_api.security import InvalidToken, create_access_token, decode_access_token
-from tests.api.conftest import PASSWORD, MakeUser, error_code, password_hash, unique
+from tests.support.api import PASSWORD, MakeUser, error_code, password_hash, unique
 
 pytestmark = pytest.mark.anyio
 

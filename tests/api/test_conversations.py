@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from agent_api.app_state import app_state
-from tests.api.conftest import ApiUser, MakeUser, error_code, unique
+from tests.support.api import ApiUser, MakeUser, error_code, unique
 
 pytestmark = pytest.mark.anyio
 

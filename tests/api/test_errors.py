@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.api.conftest import MakeUser, error_code
+from tests.support.api import MakeUser, error_code
 
 pytestmark = pytest.mark.anyio
 

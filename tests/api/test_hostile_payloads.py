@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.conftest import ApiUser, MakeUser, error_code, unique
+from tests.support.api import ApiUser, MakeUser, error_code, unique
 
 pytestmark = pytest.mark.anyio
 

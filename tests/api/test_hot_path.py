@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from agent_api.app_state import app_state
-from tests.api.conftest import MakeUser, unique
+from tests.support.api import MakeUser, unique
 
 pytestmark = pytest.mark.anyio
 

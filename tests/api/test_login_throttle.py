@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from agent_api.app_state import app_state
 from agent_api.login_throttle import LoginThrottle
-from tests.api.conftest import PASSWORD, MakeUser, error_code
+from tests.support.api import PASSWORD, MakeUser, error_code
 
 LOGIN = "/api/v1/auth/login"
 

@@ -11,7 +11,6 @@ deactivate or rename) the account it authenticates with.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -39,9 +38,9 @@ from agent_api.main import create_app
 from agent_api.security import create_access_token
 from agent_api.settings import load_api_settings
 from agent_db.commands import migrate
-from tests.api.conftest import SIGNING_KEY
-from tests.conftest import target_for
-from tests.support import DatabaseFactory, conninfo, url_text
+from tests.support.api import SIGNING_KEY
+from tests.support.databases import DatabaseFactory, conninfo, target_for, url_text
+from tests.support.ports import free_port
 
 # The default run (schema examples, then 10 positive and 10 negative generated cases per
 # operation) takes ~10 s. AGENT_API_FUZZ=deep adds schemathesis' coverage phase (boundary values
@@ -60,12 +59,6 @@ class LiveApi:
     base_url: str
     headers: dict[str, str]
     openapi: dict[str, object]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @cache
@@ -103,7 +96,7 @@ def live_api(databases: DatabaseFactory) -> Iterator[LiveApi]:
         patch.setenv("DEV_DATABASE_URL", url_text(url))
         patch.setenv("DEV_JWT_SECRET", SIGNING_KEY)
         app = create_app(load_api_settings("dev", pool_size=5))
-        port = _free_port()
+        port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
         )

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.api.conftest import ApiUser, MakeUser, error_code, unique
+from tests.support.api import ApiUser, MakeUser, error_code, unique
 
 pytestmark = pytest.mark.anyio
 

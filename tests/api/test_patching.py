@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from agent_api.schemas.common import PatchModel
-from tests.api.conftest import MakeUser, unique
+from tests.support.api import MakeUser, unique
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import ApiUser, MakeUser, error_code, unique
+from tests.support.api import ApiUser, MakeUser, error_code, unique
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.api.conftest import PASSWORD, MakeUser, error_code
+from tests.support.api import PASSWORD, MakeUser, error_code
 
 pytestmark = pytest.mark.anyio
 
@@ -111,7 +111,7 @@ async def test_grant_superuser_task_promotes_a_registered_account(
 ) -> None:
     from agent_db.commands.accounts import grant_superuser
     from agent_db.errors import ConfigError
-    from tests.conftest import target_for
+    from tests.support.databases import target_for
 
     user = await make_user()
     assert (await client.get("/api/v1/users", headers=user.headers)).status_code == 403

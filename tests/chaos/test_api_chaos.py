@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -29,22 +28,18 @@ from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
 from agent_db.database.lock import MIGRATION_LOCK_KEY
-from tests.conftest import target_for
-from tests.reliability.helpers import position, spawn
-from tests.reliability.own_server import OwnServer
-from tests.revisions import add_revision, project_head
-from tests.support import ROOT, DatabaseFactory, conninfo, url_text
+from tests.support.cli import spawn
+from tests.support.databases import DatabaseFactory, conninfo, target_for, url_text
+from tests.support.inspection import position
+from tests.support.own_server import OwnServer
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.revisions import configured_head, write_revision
 
 pytestmark = pytest.mark.chaos
 SIGNING_KEY = "chaos-signing-key-" + "s" * 32
 ALLOWED = {200, 201, 401, 409, 422, 503}
 _names = itertools.count()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -65,7 +60,7 @@ class Api:
 
 @contextmanager
 def api_process(env: dict[str, str], folder: Path) -> Iterator[Api]:
-    port = _free_port()
+    port = free_port()
     log = folder / f"api-{port}.log"
     variables = {**os.environ, **env, "STAGING_JWT_SECRET": SIGNING_KEY}
     with log.open("wb") as sink:
@@ -131,15 +126,15 @@ def test_api_processes_started_during_a_migration(
     holds the migration lock until the APIs are up, so they start while the runner is running
     (waiting), and then serve through every intermediate schema."""
     url = databases.create("apichaos")
-    head = project_head()
-    add_revision(
+    head = configured_head()
+    write_revision(
         versions,
         "ch10",
         head,
         "op.add_column('users', sa.Column('nickname', sa.String(40)))",
         "op.drop_column('users', 'nickname')",
     )
-    add_revision(versions, "ch11", "ch10", "op.execute('SELECT pg_sleep(3)')")  # slow, locks nothing
+    write_revision(versions, "ch11", "ch10", "op.execute('SELECT pg_sleep(3)')")  # slow, locks nothing
     env = {"STAGING_DATABASE_URL": url_text(url), "AGENT_DB_VERSIONS_DIR": str(versions)}
     holder = psycopg.connect(conninfo(url), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))

@@ -16,11 +16,12 @@ from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
 from agent_db.revisions.graph import default_graph
-from tests.conftest import target_for
-from tests.reliability.helpers import assert_one_clear_message, columns, position, query, spawn, wait_for
-from tests.reliability.own_server import SYSTEM_USER, OwnServer
-from tests.revisions import add_revision, project_head
-from tests.support import DatabaseFactory, conninfo, run_invoke, url_text
+from tests.support.cli import run_invoke, spawn
+from tests.support.databases import DatabaseFactory, conninfo, target_for, url_text
+from tests.support.inspection import columns, position, query
+from tests.support.own_server import SYSTEM_USER, OwnServer
+from tests.support.reliability import assert_one_clear_message, wait_for
+from tests.support.revisions import configured_head, write_revision
 
 pytestmark = pytest.mark.chaos
 
@@ -30,9 +31,9 @@ def test_sigkill_during_a_concurrent_index_build_is_detected_then_rebuilt(
 ) -> None:
     """CREATE INDEX CONCURRENTLY waits for transactions older than its snapshot; killed while it
     waits, it leaves an INVALID index. verify and status report it; the rerun rebuilds it."""
-    head = project_head()
+    head = configured_head()
     migrate.upgrade(target_for("staging", empty_url), head)
-    add_revision(
+    write_revision(
         versions,
         "fa05",
         head,
@@ -67,7 +68,7 @@ def test_sigkill_during_a_concurrent_index_build_is_detected_then_rebuilt(
     assert position(empty_url) == [head]
 
     verify = run_invoke("db.verify", "--env", "staging", "--json", env=env)
-    assert verify.returncode == 3, verify.stderr
+    assert verify.code == 3, verify.stderr
     drift = json.loads(verify.stdout)["drift"]
     assert [(d["kind"], d["name"]) for d in drift] == [("index", "ix_users_username_email")]
     assert "[INVALID]" in drift[0]["live"]
@@ -76,10 +77,10 @@ def test_sigkill_during_a_concurrent_index_build_is_detected_then_rebuilt(
     assert "[INVALID]" in json.dumps(staging["drift"])
 
     rerun = run_invoke("db.upgrade", "--env", "staging", env=env)
-    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.code == 0, rerun.stderr
     assert query(empty_url, index) == [(True,)]
     assert position(empty_url) == ["fa05"]
-    assert run_invoke("db.verify", "--env", "staging", env=env).returncode == 0
+    assert run_invoke("db.verify", "--env", "staging", env=env).code == 0
     record_property(
         "figures",
         "runner SIGKILLed while CREATE INDEX CONCURRENTLY waited: INVALID index left, reported by "
@@ -92,15 +93,15 @@ def test_sixteen_runners_at_once_apply_each_revision_once(
 ) -> None:
     """16 ``db.upgrade`` processes started together on an empty database: one takes the lock
     and applies the whole history, the others wait, then find nothing to do. All exit 0."""
-    head = project_head()
-    add_revision(
+    head = configured_head()
+    write_revision(
         versions,
         "ch01",
         head,
         "op.execute('SELECT pg_sleep(1.5)')\nop.add_column('users', sa.Column('c1', sa.Integer()))",
         "op.drop_column('users', 'c1')",
     )
-    add_revision(versions, "ch02", "ch01", "op.add_column('users', sa.Column('c2', sa.Integer()))")
+    write_revision(versions, "ch02", "ch01", "op.add_column('users', sa.Column('c2', sa.Integer()))")
     env = {"STAGING_DATABASE_URL": url_text(empty_url), "AGENT_DB_VERSIONS_DIR": str(versions)}
     started = time.monotonic()
     runners = [spawn(["db.upgrade", "--env", "staging"], env) for _ in range(16)]
@@ -127,8 +128,8 @@ def test_concurrent_promotions_to_one_environment(
     """Two ``db.promote --to staging`` at once: one applies, the other waits for the lock,
     re-reads staging and finds nothing left to do. Nothing is applied twice."""
     dev, staging = databases.create("cdev"), databases.create("cstg")
-    head = project_head()
-    add_revision(
+    head = configured_head()
+    write_revision(
         versions,
         "ch03",
         head,
@@ -187,9 +188,9 @@ def test_disk_full_during_a_revision(
         server.create_database("app")
         server.execute(f"CREATE TABLESPACE small LOCATION '{mount}'")
         url = server.socket_url("app")
-        head = project_head()
+        head = configured_head()
         migrate.upgrade(target_for("staging", url), head)
-        add_revision(
+        write_revision(
             versions,
             "ch04",
             head,
@@ -200,7 +201,7 @@ def test_disk_full_during_a_revision(
         )
         env = {"STAGING_DATABASE_URL": url_text(url), "AGENT_DB_VERSIONS_DIR": str(versions)}
         full = run_invoke("db.upgrade", "--env", "staging", env=env)
-        assert full.returncode == 1, full.stderr
+        assert full.code == 1, full.stderr
         assert_one_clear_message(full.stderr)
         assert "No space left on device" in full.stderr
         assert "ran out of a resource" in full.stderr
@@ -214,7 +215,7 @@ def test_disk_full_during_a_revision(
 
         subprocess.run(["mount", "-o", "remount,size=128m", str(mount)], check=True)
         grown = run_invoke("db.upgrade", "--env", "staging", env=env)
-        assert grown.returncode == 0, grown.stderr
+        assert grown.code == 0, grown.stderr
         assert position(url) == ["ch04"]
         assert query(url, "SELECT count(*) FROM archive") == [(200000,)]
     finally:

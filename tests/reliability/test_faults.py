@@ -19,20 +19,13 @@ import pytest
 from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
-from tests.conftest import target_for
-from tests.reliability.cli import call_task, ledger_rows, run_cli
-from tests.reliability.helpers import (
-    SECRET,
-    assert_one_clear_message,
-    columns,
-    position,
-    query,
-    spawn,
-    wait_for,
-)
-from tests.reliability.own_server import OwnServer
-from tests.revisions import add_revision, project_head
-from tests.support import ROOT, conninfo, run_invoke, url_text
+from tests.support.cli import call_task, run_cli, run_invoke, spawn
+from tests.support.databases import conninfo, target_for, url_text
+from tests.support.inspection import columns, ledger_rows, position, query
+from tests.support.own_server import OwnServer
+from tests.support.paths import ROOT
+from tests.support.reliability import SECRET, assert_one_clear_message, wait_for
+from tests.support.revisions import configured_head, write_revision
 
 PASSWORD = SECRET
 
@@ -62,8 +55,8 @@ def own_database(own_server: OwnServer, request: pytest.FixtureRequest) -> URL:
 def test_server_restart_mid_revision_is_one_message_and_the_rerun_completes(
     own_server: OwnServer, own_database: URL, versions: Path
 ) -> None:
-    head = project_head()
-    revision = add_revision(
+    head = configured_head()
+    revision = write_revision(
         versions,
         "fa01",
         head,
@@ -99,9 +92,9 @@ def test_server_restart_mid_revision_is_one_message_and_the_rerun_completes(
 def test_no_free_connection_slot_is_one_message_and_nothing_is_applied(
     own_server: OwnServer, own_database: URL, versions: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    head = project_head()
+    head = configured_head()
     migrate.upgrade(target_for("staging", own_database), head)
-    add_revision(versions, "fa02", head, "op.add_column('users', sa.Column('c2', sa.Integer()))")
+    write_revision(versions, "fa02", head, "op.add_column('users', sa.Column('c2', sa.Integer()))")
     monkeypatch.setenv("STAGING_DATABASE_URL", url_text(own_database))
     hogs: list[psycopg.Connection[tuple[object, ...]]] = []
     try:
@@ -147,11 +140,11 @@ def test_temp_file_limit_as_a_disk_full_stand_in(
     """A revision that needs more temporary disk than it may use fails cleanly and is rolled
     back. ``temp_file_limit`` is the portable stand-in for a full disk (the real one, a
     tablespace on a full filesystem, is in the chaos run: it needs root to mount)."""
-    head = project_head()
+    head = configured_head()
     target = target_for("staging", own_database)
     migrate.upgrade(target, head)
     own_server.execute(f"ALTER DATABASE \"{own_database.database}\" SET temp_file_limit = '1MB'")
-    add_revision(
+    write_revision(
         versions,
         "fa03",
         head,
@@ -180,9 +173,9 @@ def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
     staging = environments / "staging.toml"
     text = staging.read_text().replace("lock_retries = 5", "lock_retries = 1")
     staging.write_text(text.replace("retry_backoff_seconds = 2.0", "retry_backoff_seconds = 0.2"))
-    head = project_head()
+    head = configured_head()
     migrate.upgrade(target_for("staging", empty_url), head)
-    add_revision(
+    write_revision(
         versions,
         "fa04",
         head,
@@ -201,7 +194,7 @@ def test_a_locked_table_times_out_names_the_blocker_and_the_retry_succeeds(
     with psycopg.connect(conninfo(empty_url), application_name="nightly-report [/]") as blocker:
         blocker.execute("SELECT count(*), '[/red]' FROM users")  # ACCESS SHARE until it ends
         refused = run_invoke("db.upgrade", "--env", "staging", env=env)  # a real process: its exit code
-    assert refused.returncode == 1, refused.stderr
+    assert refused.code == 1, refused.stderr
     assert_one_clear_message(refused.stderr)
     assert "could not take a lock within lock_timeout=300ms" in refused.stderr
     assert "nightly-report [/]" in refused.stderr

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from agent_db.revisions.graph import default_graph
-from tests.reliability.cli import Outcome, call_task, ledger_rows
-from tests.reliability.world import World, refused_without_change
-from tests.support import run_invoke
+from tests.support.cli import Outcome, call_task, run_invoke
+from tests.support.inspection import ledger_rows
+from tests.support.world import World, refused_without_change
 
 HOSTILE: dict[str, str] = {
     "sql-injection": "'; drop table users; --",
@@ -191,7 +191,7 @@ def test_real_command_line_exit_codes_without_tracebacks(environment: World) -> 
     ]
     for args, code, words in cases:
         result = run_invoke(*args, env=env)
-        assert result.returncode == code, (args, result.stderr)
+        assert result.code == code, (args, result.stderr)
         assert words in result.stderr
         assert "Traceback" not in result.stderr
     assert environment.fingerprints() == before

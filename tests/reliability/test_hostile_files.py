@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from agent_db.revisions.graph import default_graph
-from tests.reliability.cli import call_task
-from tests.reliability.world import World, refused_without_change
-from tests.support import ROOT
+from tests.support.cli import call_task
+from tests.support.paths import ROOT
+from tests.support.world import World, refused_without_change
 
 STAGING = (ROOT / "environments" / "staging.toml").read_text()
 

@@ -22,10 +22,12 @@ import httpx
 import psycopg
 import pytest
 
-from tests.reliability.cli import run_cli
-from tests.reliability.own_server import OwnServer
-from tests.revisions import add_revision, copy_history, project_head
-from tests.support import ROOT, conninfo, run_invoke, url_text
+from tests.support.cli import run_cli, run_invoke
+from tests.support.databases import conninfo, url_text
+from tests.support.own_server import OwnServer
+from tests.support.paths import ROOT
+from tests.support.ports import free_port
+from tests.support.revisions import configured_head, copy_history, write_revision
 
 PASSWORD = "Pw:s3cr@t/9%Zq"
 # The password as written, as URLs escape it, and every 5-character piece of either (a parser
@@ -90,7 +92,7 @@ def test_commands_never_print_the_password(server: OwnServer, env: dict[str, str
         assert result.code == 0, (args, result.stderr)
         outputs.append(result.output)
 
-    add_revision(versions, "5ec0001", project_head(), "op.execute('SELECT 1/0')")
+    write_revision(versions, "5ec0001", configured_head(), "op.execute('SELECT 1/0')")
     wrong = env | {"STAGING_DATABASE_URL": url_text(server.tcp_url("staging", password=PASSWORD + "x"))}
     failing = [
         (["db.upgrade", "--env", "dev"], env, 1, "division by zero"),  # a revision fails
@@ -137,7 +139,7 @@ def test_commands_never_print_the_password(server: OwnServer, env: dict[str, str
     # The real command line too, for what only a process shows (logging set up at import...).
     for args, variables, code in [(["db.upgrade", "--env", "dev"], env, 1), (["db.status"], wrong, 0)]:
         process = run_invoke(*args, env=variables)
-        assert process.returncode == code, process.stderr
+        assert process.code == code, process.stderr
         outputs.append(process.stdout + process.stderr)
 
     plain_alembic = subprocess.run(
@@ -161,22 +163,14 @@ def test_commands_never_print_the_password(server: OwnServer, env: dict[str, str
     assert json.loads(manifest.read_text())["target"] == "staging"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_api_never_logs_or_returns_the_password(
     server: OwnServer, env: dict[str, str], tmp_path: Path
 ) -> None:
     """``api.serve`` against a password-bearing URL, through three phases: healthy; the role's
     password changed under it (its sessions ended: new ones are refused); the server stopped.
     Every response and every log line is checked, and none is a 500."""
-    assert run_invoke("db.upgrade", "--env", "dev", env=env).returncode == 0
-    port = _free_port()
+    assert run_invoke("db.upgrade", "--env", "dev", env=env).code == 0
+    port = free_port()
     log = tmp_path / "api.log"
     variables = {**os.environ, **env, "DEV_JWT_SECRET": "k" * 48}
     with log.open("w") as sink:

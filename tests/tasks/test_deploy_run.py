@@ -1,0 +1,175 @@
+"""The deploy workflow's own steps, run in order against three databases by the workflow
+emulator: they promote a new revision to prod, or stop at prod when a revision file was
+tampered with."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL
+
+from agent_api.main import create_app
+from agent_api.settings import load_api_settings
+from agent_db.revisions.graph import default_graph
+from tests.support.api_server import serving
+from tests.support.databases import DatabaseFactory, url_text
+from tests.support.inspection import position
+from tests.support.revisions import configured_head, copy_history, write_revision
+from tests.support.workflow_runner import EmulationError, WorkflowRun
+
+DEPLOY = "deploy.yml"
+NEW_REVISION = "c0ffee000101"
+
+
+@dataclass
+class Pipeline:
+    staging: URL
+    prod: URL
+    server: URL
+    versions: Path
+    revision: Path
+    databases: DatabaseFactory
+    home: Path
+
+    def deploy_run(self, variables: dict[str, dict[str, str]] | None = None) -> WorkflowRun:
+        """A run of deploy.yml: dev is a fresh database (a service container), staging and prod
+        keep their data, and each GitHub environment holds its own secrets."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        return WorkflowRun(
+            DEPLOY,
+            Path(self.home / f"run-{len(list(self.home.iterdir()))}"),
+            secrets={
+                "staging": {
+                    "STAGING_DATABASE_URL": url_text(self.staging),
+                    "STAGING_JWT_SECRET": "stg-jwt-key-must-not-be-printed-0123456789",
+                },
+                "production": {
+                    "PROD_DATABASE_URL": url_text(self.prod),
+                    "PROD_JWT_SECRET": "prd-jwt-key-must-not-be-printed-0123456789",
+                },
+            },
+            variables=variables or {},
+            service_urls={
+                "DEV_DATABASE_URL": url_text(self.databases.create("dev")),
+                "AGENT_DB_REFERENCE_URL": url_text(self.server.set(database="postgres")),
+            },
+            extra_env={
+                "AGENT_DB_VERSIONS_DIR": str(self.versions),
+                "AGENT_DB_CACHE_DIR": str(self.home / "cache"),
+            },
+        )
+
+
+@pytest.fixture
+def pipeline(
+    databases: DatabaseFactory, server_url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Pipeline:
+    versions = copy_history(tmp_path)
+    revision = write_revision(
+        versions,
+        NEW_REVISION,
+        configured_head(),
+        "op.add_column('users', sa.Column('bio', sa.Text()))",
+        "op.drop_column('users', 'bio')",
+        message="add bio to users",
+    )
+    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(versions))  # for the API servers in this process
+    return Pipeline(
+        databases.create("staging"),
+        databases.create("prod"),
+        server_url,
+        versions,
+        revision,
+        databases,
+        tmp_path / "runs",
+    )
+
+
+@pytest.fixture
+def apis(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The staging and prod APIs, served by uvicorn against their databases."""
+    monkeypatch.setenv("STAGING_DATABASE_URL", url_text(pipeline.staging))
+    monkeypatch.setenv("PROD_DATABASE_URL", url_text(pipeline.prod))
+    monkeypatch.setenv("STAGING_JWT_SECRET", "stg-jwt-key-must-not-be-printed-0123456789")
+    monkeypatch.setenv("PROD_JWT_SECRET", "prd-jwt-key-must-not-be-printed-0123456789")
+    with (
+        serving(create_app(load_api_settings("staging"))) as staging,
+        serving(create_app(load_api_settings("prod"))) as prod,
+    ):
+        yield {"staging": staging, "production": prod}
+
+
+def rollout_command(record: Path) -> str:
+    script = "import os, pathlib; pathlib.Path(os.environ['RECORD'] + os.environ['AGENT_ENV']).touch()"
+    return shlex.join([sys.executable, "-c", script.replace("os.environ['RECORD']", repr(str(record)))])
+
+
+@pytest.mark.slow
+def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real_one(
+    pipeline: Pipeline, apis: dict[str, str], tmp_path: Path
+) -> None:
+    """One run of deploy.yml: dev and staging take the new revision; prod refuses it while its
+    file differs from what staging ran (exit 3, nothing changed); with the file restored, the
+    re-run prod job promotes it with staging's manifest, rolls the API out and smoke-checks it."""
+    record = tmp_path / "rolled-out-"
+    run = pipeline.deploy_run(
+        variables={
+            name: {"API_URL": url, "API_ROLLOUT_COMMAND": rollout_command(record)}
+            for name, url in apis.items()
+        }
+    )
+    for job_id in ("ci", "dev", "staging"):
+        job = run.run_job(job_id)
+        assert job.outcome == "success", f"{job_id}:\n{job.output}"
+    assert position(pipeline.staging) == [NEW_REVISION]
+    assert "read manifests/dev.json" in run.results["staging"].step("Promote").stderr
+
+    original = pipeline.revision.read_text()
+    pipeline.revision.write_text(original.replace("sa.Text()", "sa.String(200)"))
+    refused = run.run_job("prod")
+    assert refused.outcome == "failure"
+    promote = refused.step("Promote")
+    assert promote.returncode == 3
+    assert "promotion refused, nothing changed" in promote.stderr
+    assert f"revision {NEW_REVISION} ({pipeline.revision.name}) succeeded in staging" in promote.stderr
+    assert "edited after staging ran it" in promote.stderr
+    assert [s.outcome for s in refused.steps if "Roll out" in s.name or "Smoke" in s.name] == ["skipped"] * 2
+    assert refused.step("Status summary").outcome == "success"  # written when the job fails too
+    assert f"| prod (protected) | {len(default_graph().linear_order())} pending |" in refused.summary
+    assert not (run.artifacts / "manifest-prod").exists()
+    assert position(pipeline.prod) == []
+    assert not Path(f"{record}prod").exists()
+
+    pipeline.revision.write_text(original)
+    results = {**run.results, "prod": run.run_job("prod")}
+    for job in results.values():
+        assert job.outcome == "success", f"{job.job}:\n{job.output}"
+    assert run.used_service_urls == set(run.service_urls)
+    assert position(pipeline.prod) == [NEW_REVISION]
+    prod_manifest = json.loads((run.artifacts / "manifest-prod" / "prod.json").read_text())
+    assert prod_manifest["source"] == "staging"
+    assert prod_manifest["position"] == [NEW_REVISION]
+    assert NEW_REVISION in prod_manifest["applied"]
+    assert "read manifests/staging.json" in results["prod"].step("Promote").stderr
+
+    for env in ("staging", "prod"):
+        assert Path(f"{record}{env}").exists(), f"{env} was rolled out"
+        job = results[env]
+        assert "the API serves this release" in job.step("Smoke").stderr
+        assert "## Database environments" in job.summary
+        assert "not-to-be-printed" not in job.output + job.summary
+    assert "## Database environments" in results["dev"].summary
+
+
+def test_emulator_refuses_what_it_does_not_understand(tmp_path: Path) -> None:
+    run = WorkflowRun(DEPLOY, tmp_path)
+    with pytest.raises(EmulationError, match="unsupported expression"):
+        run._expand("${{ github.event.head_commit.message }}", None)
+    with pytest.raises(EmulationError, match="unsupported step condition"):
+        run._condition({"if": "github.ref == 'refs/heads/main'"}, failed=False)
