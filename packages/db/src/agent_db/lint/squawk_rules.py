@@ -18,7 +18,7 @@ from agent_db.lint.rules.indexes import (
 
 # Every rule squawk 2.70 knows (read from the binary's rule table; squawkhq.com documents them),
 # on by default or not. Used to refuse a lint_accept entry that names no rule, so a typo cannot
-# hide a finding. A squawk upgrade that adds rules adds them here (tests/test_lint.py checks
+# hide a finding. A squawk upgrade that adds rules adds them here (tests/db/lint/test_lint.py checks
 # that every rule squawk reports is listed).
 SQUAWK_RULES = frozenset(
     {
