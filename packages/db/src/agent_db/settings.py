@@ -83,7 +83,24 @@ def read_environment_file(name: str) -> tuple[Path, dict[str, Any]]:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
 
 
-class DatabaseSettings(BaseSettings):
+class FileSettings(BaseSettings):
+    """Settings read from an environment file and nothing else."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment files are the only source besides explicit arguments: a stray variable in
+        # a shell must not silently change how prod is migrated.
+        return (init_settings,)
+
+
+class DatabaseSettings(FileSettings):
     """What the toolkit needs to know about one environment's database."""
 
     # Unknown keys are refused (see _refuse_unknown_keys): a misspelt `protectd = true` must not
@@ -112,19 +129,6 @@ class DatabaseSettings(BaseSettings):
         if not _DURATION.match(value):
             raise ValueError("use a PostgreSQL duration such as '0', '500ms', '5s', '2min' or '1h'")
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment files are the only source besides explicit arguments: a stray variable in
-        # a shell must not silently change how prod is migrated.
-        return (init_settings,)
 
     @property
     def url_is_set(self) -> bool:

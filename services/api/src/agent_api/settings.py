@@ -12,10 +12,10 @@ import os
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from agent_db.errors import ConfigError
-from agent_db.settings import read_table
+from agent_db.settings import FileSettings, read_table
 
 ENVIRONMENT_VARIABLE = "AGENT_ENV"
 
@@ -23,7 +23,7 @@ ENVIRONMENT_VARIABLE = "AGENT_ENV"
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(FileSettings):
     model_config = SettingsConfigDict(extra="forbid", frozen=True)
 
     environment: str = "dev"  # the file's name, not a key inside it
@@ -38,17 +38,6 @@ class ApiSettings(BaseSettings):
     login_free_failures: int = Field(default=5, ge=1, le=100)
     login_base_delay_seconds: float = Field(default=1.0, gt=0, le=60)
     login_max_delay_seconds: float = Field(default=900.0, gt=0, le=86_400)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
 
 
 def file_keys() -> list[str]:

@@ -131,6 +131,11 @@ def tool_version() -> str:
     return f"agent-db {agent_db.__version__} (alembic {alembic.__version__})"
 
 
+def provenance() -> dict[str, str | None]:
+    """Who ran a step, from which commit, with which tool: recorded on every ledger row."""
+    return {"actor": actor(), "git_commit": git_commit(), "tool_version": tool_version()}
+
+
 def new_run_id() -> uuid.UUID:
     return uuid.uuid4()
 
@@ -163,11 +168,9 @@ def start_step(
             "direction": direction,
             "checksum": checksum,
             "environment": environment,
-            "actor": actor(),
-            "git_commit": git_commit(),
-            "tool_version": tool_version(),
             "reason": reason,
             "attempt": attempt,
+            **provenance(),
         },
     ).scalar_one()
     if connection.in_transaction():
@@ -212,10 +215,8 @@ def record_completed_step(
             "direction": direction,
             "checksum": checksum,
             "environment": environment,
-            "actor": actor(),
-            "git_commit": git_commit(),
-            "tool_version": tool_version(),
             "reason": reason,
+            **provenance(),
         },
     )
 
