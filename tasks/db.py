@@ -65,6 +65,7 @@ def upgrade(c: Context, env: str = "dev", to: str = "head", json: bool = False) 
         "env": ENV_HELP,
         "to": "target revision: an id, 'base', or relative such as -1 (write --to=-1)",
         "json": "print a JSON result",
+        "accept_data_loss": "go on although the downgrade drops columns or tables that hold data",
         **OVERRIDE_HELP,
     }
 )
@@ -75,15 +76,33 @@ def downgrade(
     env: str = "dev",
     allow_protected: bool = False,
     reason: str = "",
+    accept_data_loss: bool = False,
     json: bool = False,
 ) -> None:
     """Revert revisions down to --to (refused on protected environments without override)."""
+    from agent_db.cli.console import confirm_by_typing, err_console
     from agent_db.cli.results import print_run
     from agent_db.commands import migrate
+    from agent_db.commands.data_loss import DataLossRefusal
 
-    result = migrate.downgrade(
-        target(env), to, allow_protected=allow_protected, reason=reason or None, reporter=reporter(env)
-    )
+    def run(accepted: bool) -> migrate.RunResult:
+        return migrate.downgrade(
+            target(env),
+            to,
+            allow_protected=allow_protected,
+            reason=reason or None,
+            accept_data_loss=accepted,
+            reporter=reporter(env),
+        )
+
+    try:
+        result = run(accept_data_loss)
+    except DataLossRefusal as refusal:
+        # A person at a terminal may accept here; a script must say --accept-data-loss.
+        err_console.print(str(refusal), markup=False)
+        if not confirm_by_typing(f"This destroys the data above in {env}.", env):
+            raise
+        result = run(True)
     print_run(result, as_json=json)
 
 

@@ -39,3 +39,16 @@ def print_error(message: str) -> None:
 def print_json(data: Any) -> None:
     """One JSON document on stdout, for scripts and CI."""
     print(json.dumps(data, indent=2, default=str))
+
+
+def confirm_by_typing(question: str, expected: str) -> bool:
+    """Ask a person at a terminal to type ``expected``; never asks when stdin or stderr is not a
+    terminal (CI, pipes), and then the answer is no."""
+    if not (sys.stdin.isatty() and err_console.is_terminal):
+        return False
+    err_console.print(f"{escape(question)} Type [bold]{escape(expected)}[/] to go on: ", end="")
+    try:
+        answer = input()
+    except EOFError:
+        return False
+    return answer.strip() == expected

@@ -10,7 +10,8 @@ from agent_db.errors import ConfigError, SafetyRefusal
 from agent_db.inputs import shown
 from agent_db.revisions.graph import RevisionGraph
 
-MIN_OVERRIDE_REASON = 10
+MIN_OVERRIDE_REASON = 20
+MIN_OVERRIDE_WORDS = 3
 MAX_RELATIVE_STEPS = 100_000
 _RELATIVE = re.compile(r"-([0-9]+)")
 
@@ -25,11 +26,23 @@ def require_override(target: Target, action: str, allow_protected: bool, reason:
             f'is really needed, run again with --allow-protected --reason "why"; the reason '
             "is recorded in the ledger"
         )
-    if not reason or len(reason.strip()) < MIN_OVERRIDE_REASON:
+    if not is_real_reason(reason):
         raise SafetyRefusal(
             f"{action} on {target.name} refused: --allow-protected needs --reason with a real "
-            f"explanation (at least {MIN_OVERRIDE_REASON} characters); it is recorded in the ledger"
+            f"explanation (at least {MIN_OVERRIDE_REASON} characters and {MIN_OVERRIDE_WORDS} words, "
+            'such as "INC-42: roll back the flags column"); it is recorded in the ledger'
         )
+
+
+def is_real_reason(reason: str | None) -> bool:
+    """Long enough to say something a reviewer can check: "aaaaaaaaaa" or "because!!!" is not."""
+    if not reason:
+        return False
+    words = [word for word in reason.split() if any(ch.isalnum() for ch in word)]
+    distinct = {ch for ch in reason.lower() if ch.isalnum()}
+    return (
+        len(reason.strip()) >= MIN_OVERRIDE_REASON and len(words) >= MIN_OVERRIDE_WORDS and len(distinct) >= 5
+    )
 
 
 def check_known(graph: RevisionGraph, current: tuple[str, ...], environment: str) -> None:

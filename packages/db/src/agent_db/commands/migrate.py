@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from agent_db.commands.data_loss import accept_or_refuse_data_loss
 from agent_db.commands.guards import check_known, relative_steps, require_override
 from agent_db.commands.progress import Reporter, SilentReporter
 from agent_db.commands.run_session import open_run
@@ -90,10 +91,15 @@ def downgrade(
     *,
     allow_protected: bool = False,
     reason: str | None = None,
+    accept_data_loss: bool = False,
     reporter: Reporter | None = None,
     graph: RevisionGraph | None = None,
 ) -> RunResult:
-    """Revert ``target`` down to ``to`` (an id, ``base``, or relative like ``-1``)."""
+    """Revert ``target`` down to ``to`` (an id, ``base``, or relative like ``-1``).
+
+    What the revisions' downgrades would destroy is measured first, under the lock; any loss of
+    data is refused (:class:`~agent_db.commands.data_loss.DataLossRefusal`) unless
+    ``accept_data_loss``, and an accepted loss is recorded in the ledger with the reason."""
     reason = check_reason(reason)
     require_override(target, "downgrade", allow_protected, reason)
     graph = graph or default_graph()
@@ -111,6 +117,9 @@ def downgrade(
                 f"{destination}; nothing to downgrade (to go forward use db.upgrade)"
             )
         pending = graph.downgrade_path(before, destination)
+        run.reason = accept_or_refuse_data_loss(
+            run.lock, graph, pending, target.name, accept_data_loss, reason
+        )
         applied = run_steps(run, "downgrade", pending) if pending else []
         after = current_revisions(run.lock)
         return RunResult(target.name, "downgrade", before, after, applied, str(run.run_id))

@@ -1,15 +1,18 @@
-"""``db.plan``: what ``db.upgrade`` would run against an environment's live state, run nothing."""
+"""``db.plan``: what ``db.upgrade`` (or ``db.downgrade``, for a revision below the live one)
+would run against an environment's live state, and what a downgrade would destroy; runs nothing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent_db.commands.guards import check_known
+from agent_db.commands.guards import check_known, relative_steps
 from agent_db.commands.positions import read_position
 from agent_db.database.target import Target
-from agent_db.errors import ConfigError
 from agent_db.revisions.graph import RevisionGraph, default_graph
+
+if TYPE_CHECKING:
+    from agent_db.commands.data_loss import DataLossReport
 
 
 @dataclass(frozen=True)
@@ -32,57 +35,82 @@ class Plan:
     current: tuple[str, ...]
     target: str | None
     revisions: list[PlannedRevision] = field(default_factory=list)
+    direction: str = "upgrade"
+    data_loss: DataLossReport | None = None  # downgrades: what they would destroy
 
     def as_json(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
+            "direction": self.direction,
             "current": list(self.current),
             "target": self.target,
             "revisions": [r.as_json() for r in self.revisions],
+            "data_loss": self.data_loss.as_json() if self.data_loss else None,
         }
 
     def as_sql(self) -> str:
         header = (
-            f"-- plan for {self.environment}: {', '.join(self.current) or 'base'} -> "
+            f"-- {self.direction} plan for {self.environment}: {', '.join(self.current) or 'base'} -> "
             f"{self.target or 'base'} ({len(self.revisions)} revision(s)); nothing was run\n"
         )
+        if self.data_loss is not None:
+            lost = self.data_loss.lossy
+            header += "".join(f"-- DESTROYS {loss.describe()}\n" for loss in lost) or "-- destroys no data\n"
+            if lost:
+                header += "-- db.downgrade refuses this without --accept-data-loss\n"
         return header + "\n".join(f"-- {r.revision}: {r.message} ({r.file})\n{r.sql}" for r in self.revisions)
 
 
 def build_plan(target: Target, to: str = "head", *, graph: RevisionGraph | None = None) -> Plan:
-    """The revisions from the live revision of ``target`` up to ``to``, with their SQL."""
+    """The revisions from the live revision of ``target`` to ``to``, with their SQL: an upgrade,
+    or a downgrade (newest first, with what it would destroy) when ``to`` is below the live
+    revision (an id, ``base``, or relative such as ``-1``)."""
     graph = graph or default_graph()
-    destination = graph.resolve(to)
+    relative = relative_steps(to)
+    destination = None if relative is not None else graph.resolve(to)
     current = read_position(target)
     check_known(graph, current, target.name)
-    if destination is not None and destination in graph.ancestors(current) and destination not in current:
-        raise ConfigError(
-            f"{target.name} is already past {destination}; a plan only goes forward "
-            f"(to go back: uv run invoke db.downgrade --env {target.name} --to {destination})"
-        )
+    if relative is not None:
+        destination = graph.relative(current, relative)
+    going_down = relative is not None or (
+        destination not in current and (destination is None or destination in graph.ancestors(current))
+    )
+    if going_down and (current or destination is not None):
+        return _downgrade_plan(target, graph, current, destination)
     plan = Plan(target.name, current, destination)
-    pending = graph.upgrade_path(current, destination)
-    if not pending:
-        return plan
-    from agent_db.revisions.render import render_upgrade, timeout_preamble  # imports Alembic
-
-    settings = target.settings
-    for revision_id in pending:
-        revision = graph[revision_id]
-        lock_timeout = revision.lock_timeout or settings.lock_timeout
-        statement_timeout = revision.statement_timeout or settings.statement_timeout
-        sql = timeout_preamble(lock_timeout, statement_timeout) + render_upgrade(
-            graph, revision, environment=target.name
-        )
-        plan.revisions.append(
-            PlannedRevision(
-                revision=revision_id,
-                message=revision.message,
-                file=revision.path.name,
-                checksum=revision.checksum,
-                lock_timeout=lock_timeout,
-                statement_timeout=statement_timeout,
-                sql=sql,
-            )
-        )
+    for revision_id in graph.upgrade_path(current, destination):
+        plan.revisions.append(_planned(target, graph, revision_id, "upgrade"))
     return plan
+
+
+def _downgrade_plan(
+    target: Target, graph: RevisionGraph, current: tuple[str, ...], destination: str | None
+) -> Plan:
+    from agent_db.commands.data_loss import assess_downgrade  # imports Alembic
+
+    pending = graph.downgrade_path(current, destination)
+    plan = Plan(target.name, current, destination, direction="downgrade")
+    plan.revisions = [_planned(target, graph, revision_id, "downgrade") for revision_id in pending]
+    with target.connect(purpose="agent-db-plan") as connection:
+        plan.data_loss = assess_downgrade(connection, graph, pending, target.name)
+    return plan
+
+
+def _planned(target: Target, graph: RevisionGraph, revision_id: str, direction: str) -> PlannedRevision:
+    from agent_db.revisions.render import render_downgrade, render_upgrade, timeout_preamble  # Alembic
+
+    revision = graph[revision_id]
+    settings = target.settings
+    lock_timeout = revision.lock_timeout or settings.lock_timeout
+    statement_timeout = revision.statement_timeout or settings.statement_timeout
+    render = render_upgrade if direction == "upgrade" else render_downgrade
+    return PlannedRevision(
+        revision=revision_id,
+        message=revision.message,
+        file=revision.path.name,
+        checksum=revision.checksum,
+        lock_timeout=lock_timeout,
+        statement_timeout=statement_timeout,
+        sql=timeout_preamble(lock_timeout, statement_timeout)
+        + render(graph, revision, environment=target.name),
+    )

@@ -41,6 +41,31 @@ def render_upgrade(graph: RevisionGraph, revision: Revision, *, environment: str
     return buffer.getvalue()
 
 
+def render_downgrade(graph: RevisionGraph, revision: Revision, *, environment: str = "dev") -> str:
+    """The SQL that reverting ``revision`` to its parent emits, as ``alembic downgrade
+    REV:PARENT --sql`` would (a merge is not reverted automatically: see commands/steps)."""
+    parents = revision.down_revisions
+    destination = parents[0] if len(parents) == 1 else "base"
+    buffer = io.StringIO()
+    config = alembic_config(environment, output_buffer=buffer, stdout=io.StringIO())
+    script = scripts_for(config, graph, [revision.id])
+    try:
+        run_environment(
+            config,
+            script,
+            steps_to(script, "downgrade", destination, start=[revision.id]),
+            destination=destination,
+            as_sql=True,
+            starting_rev=revision.id,
+        )
+    except Exception as error:
+        raise ConfigError(
+            f"{revision.path.name}: cannot render the SQL of {revision.id} -> {destination} "
+            f"offline: {type(error).__name__}: {error}"
+        ) from None
+    return buffer.getvalue()
+
+
 def timeout_preamble(lock_timeout: str, statement_timeout: str) -> str:
     """What the runner sets on the migration connection before each revision."""
     return f"SET lock_timeout = '{lock_timeout}';\nSET statement_timeout = '{statement_timeout}';\n"
