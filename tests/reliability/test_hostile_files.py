@@ -5,13 +5,16 @@ changes in any database."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent_db.errors import ConfigError
 from agent_db.revisions.graph import default_graph
 from tests.support.cli import call_task
 from tests.support.paths import ROOT
@@ -174,6 +177,22 @@ def test_a_device_or_folder_is_not_a_manifest(environment: World) -> None:
         outcome = refused_without_change(environment, "promote", to="prod", manifest=path)
         assert outcome.code == 2
         assert "malformed" in outcome.stderr or "larger than" in outcome.stderr
+
+
+def test_a_named_pipe_is_refused_at_once(tmp_path: Path) -> None:
+    """It once hung forever, waiting for a writer that never came."""
+    from agent_db.commands.handoff import read_manifest
+
+    pipe = tmp_path / "staging.json"
+    os.mkfifo(pipe)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(read_manifest, pipe, default_graph())
+        try:
+            with pytest.raises(ConfigError, match="not a regular file"):
+                future.result(timeout=30)
+        except TimeoutError:
+            pipe.open("wb").close()  # release the reader, so the test fails instead of hanging
+            pytest.fail("reading a named pipe as a manifest hung")
 
 
 def test_the_control_manifest_is_accepted(environment: World) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from agent_db.database import ledger
 from agent_db.errors import ConfigError, SafetyRefusal
@@ -125,13 +126,24 @@ def _malformed(path: Path, problem: str) -> ConfigError:
     )
 
 
+def _open_regular_file(path: Path) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file. Opened without blocking first: a
+    named pipe would otherwise wait forever for a writer, and a device never ends."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise _malformed(path, "it is not a regular file (a folder, a device or a named pipe)")
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
+
+
 def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
     """Parse and validate a manifest against this project and its revision history."""
     path = check_path(str(path), "--manifest")
     try:
-        # Read at most one byte past the limit: a device (/dev/zero) or a file that grows while
-        # being read reports a size that cannot be trusted.
-        with path.open("rb") as handle:
+        # Read at most one byte past the limit: a file that grows while being read reports a
+        # size that cannot be trusted.
+        with _open_regular_file(path) as handle:
             raw = handle.read(MAX_MANIFEST_BYTES + 1)
         if len(raw) > MAX_MANIFEST_BYTES:
             raise _malformed(path, "it is larger than any manifest this tool writes")
