@@ -24,6 +24,7 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
+    from agent_api.boundary_errors import HTTP_PROTOCOL
     from agent_api.settings import load_api_settings
     from agent_db.database.target import resolve_url
     from agent_db.settings import load_settings
@@ -44,6 +45,8 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level=api_settings.log_level,
+        # Requests uvicorn cannot parse get the API's error shape, not plain text.
+        http=HTTP_PROTOCOL,
     )
 
 

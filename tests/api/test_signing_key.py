@@ -13,7 +13,7 @@ from agent_api.settings import load_api_settings
 from agent_api.signing_key import DEV_KEY_FILE, dev_signing_key, resolve_signing_key
 from agent_db.errors import ConfigError
 
-STRONG = "Zx81-" + "q" * 40
+STRONG = "Zx81-k2Pq9vR4tW7yB3nM6cF8hJ1sL5dG0aXe-UoIi"  # random-looking: 40+ characters, no pattern
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +42,20 @@ def test_short_or_placeholder_keys_are_refused(monkeypatch: pytest.MonkeyPatch) 
         resolve_signing_key(settings)
     monkeypatch.setenv("PROD_JWT_SECRET", STRONG)
     assert resolve_signing_key(settings) == STRONG
+
+
+@pytest.mark.parametrize(
+    "weak", ["a" * 32, "abc123" * 8, "0123456789" * 4, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"]
+)
+def test_repeated_or_guessable_keys_are_refused_outside_dev(
+    monkeypatch: pytest.MonkeyPatch, weak: str
+) -> None:
+    """32 times 'a' was once accepted for prod: anyone could forge its tokens."""
+    monkeypatch.setenv("PROD_JWT_SECRET", weak)
+    with pytest.raises(ConfigError, match="PROD_JWT_SECRET is not random enough"):
+        resolve_signing_key(load_api_settings("prod"))
+    monkeypatch.setenv("DEV_JWT_SECRET", weak)
+    assert resolve_signing_key(load_api_settings("dev")) == weak  # dev keeps what its developer set
 
 
 def test_dev_uses_the_variable_when_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

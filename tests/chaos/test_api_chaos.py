@@ -37,7 +37,7 @@ from tests.support.ports import free_port
 from tests.support.revisions import configured_head, write_revision
 
 pytestmark = pytest.mark.chaos
-SIGNING_KEY = "chaos-signing-key-" + "s" * 32
+SIGNING_KEY = "chaos-signing-key-Hw4Tn9Qe2Ry7Ub5Io1Pa8Sd3Fg6Jk0Lz"
 ALLOWED = {200, 201, 401, 409, 422, 503}
 _names = itertools.count()
 

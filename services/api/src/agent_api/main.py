@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 import agent_api
 from agent_api.app_state import AppState, app_state, store_app_state
+from agent_api.boundary_errors import ShapedCORSMiddleware
 from agent_api.database import open_database
 from agent_api.error_handlers import install_error_handlers
 from agent_api.errors import error_responses
@@ -94,7 +94,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            ShapedCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["*"],

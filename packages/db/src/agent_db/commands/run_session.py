@@ -9,7 +9,7 @@ revision's) timeouts set before it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from agent_db.commands.failures import connection_loss_is_one_message
 from agent_db.commands.progress import Reporter
 from agent_db.database import ledger
+from agent_db.database.catalog import current_revisions
 from agent_db.database.lock import acquire, unlock
 from agent_db.database.target import Target
 from agent_db.revisions.graph import Revision, RevisionGraph
@@ -57,7 +58,8 @@ class MigrationRun:
         from agent_db.revisions.alembic_bridge import scripts_for
         from agent_db.revisions.alembic_config import alembic_config
 
-        self._script = scripts_for(alembic_config(self.target.name), self.graph, revisions)
+        live = current_revisions(self.lock)
+        self._script = scripts_for(alembic_config(self.target.name), self.graph, revisions, live)
 
     def set_timeouts(self, revision: Revision) -> tuple[str, str]:
         """Session settings of the migration connection for this revision's step.
@@ -81,14 +83,22 @@ class MigrationRun:
         return lock_timeout, statement_timeout
 
     def run_alembic(
-        self, direction: ledger.Direction, destination: str, on_apply: Callable[..., None]
+        self,
+        direction: ledger.Direction,
+        destination: str,
+        on_apply: Callable[..., None],
+        start: Sequence[str] | None = None,
     ) -> None:
+        """One step to ``destination``; ``start`` names where it starts when not all the live
+        heads move (reverting one branch of two)."""
         from agent_db.revisions.alembic_bridge import run_environment, steps_to
         from agent_db.revisions.alembic_config import alembic_config
 
         script = self.script
         config = alembic_config(self.target.name, connection=self.migration, on_version_apply=on_apply)
-        run_environment(config, script, steps_to(script, direction, destination), destination=destination)
+        run_environment(
+            config, script, steps_to(script, direction, destination, start=start), destination=destination
+        )
 
 
 @contextmanager

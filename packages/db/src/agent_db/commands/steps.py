@@ -80,7 +80,9 @@ def run_one(
         started = time.monotonic()
         try:
             with BlockerWatch(run.lock, pid) as watch:
-                run.run_alembic(direction, destination, mark_success)
+                # A downgrade reverts this revision only, whatever other heads the database has.
+                start = [revision.id] if direction == "downgrade" else None
+                run.run_alembic(direction, destination, mark_success, start)
         except Exception as error:
             where = f"revision {revision.id} ({revision.path.name})"
             if is_connection_lost(error):

@@ -36,11 +36,16 @@ if TYPE_CHECKING:
 StepDirection = Literal["upgrade", "downgrade", "stamp"]
 
 
-def scripts_for(config: Config, graph: RevisionGraph, revisions: Iterable[str]) -> ScriptDirectory:
-    """A script directory holding ``revisions`` (executable) and their parents (as markers).
+def scripts_for(
+    config: Config, graph: RevisionGraph, revisions: Iterable[str], live: Iterable[str] = ()
+) -> ScriptDirectory:
+    """A script directory holding ``revisions`` (executable), and as markers their parents and
+    the ``live`` heads of the database (what ``alembic_version`` holds).
 
-    Parents already applied are bare ``Revision`` entries with no parent: Alembic walks from
-    them but never runs them.
+    Markers are bare ``Revision`` entries: Alembic walks them but never runs them. Each points
+    at the nearest other entries below it in the real graph, so Alembic sees the same ancestry
+    as with the whole history: a head on another branch (two heads, one already applied) is a
+    known revision, and reverting a branch deletes its row instead of leaving its parent behind.
     """
     script = ScriptDirectory.from_config(config)
     chosen = list(dict.fromkeys(revisions))
@@ -50,10 +55,17 @@ def scripts_for(config: Config, graph: RevisionGraph, revisions: Iterable[str]) 
         for parent in (*graph[revision].down_revisions, *graph[revision].depends_on)
         if parent not in chosen
     }
+    markers = (boundary | {rev for rev in live if rev in graph}) - set(chosen)
+    entries = markers | set(chosen)
+
+    def marker_parents(marker: str) -> tuple[str, ...] | None:
+        below = graph.ancestors([marker], inclusive=False) & entries
+        nearest = below - {r for b in below for r in graph.ancestors([b], inclusive=False)}
+        return tuple(sorted(nearest)) or None
 
     def load() -> Iterator[Revision]:
-        for parent in sorted(boundary):
-            yield Revision(parent, None)
+        for marker in sorted(markers):
+            yield Revision(marker, marker_parents(marker))
         for revision in chosen:
             loaded = Script._from_path(script, graph[revision].path)
             if loaded is not None:
