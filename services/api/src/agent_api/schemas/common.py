@@ -10,7 +10,17 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    JsonValue,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 MAX_BIGINT = 2**63 - 1
 MAX_INT = 2**31 - 1
@@ -43,9 +53,25 @@ def _reject_nul(value: str) -> str:
     return value
 
 
-# A validator rather than a JSON Schema ``pattern``: the check is a substring search instead of
-# a regex, and schema-driven generators (schemathesis) stall on patterns with long max lengths.
-NoNul = AfterValidator(_reject_nul)
+class _NoNul:
+    """Refuse NUL characters, and say so in the OpenAPI document.
+
+    A validator rather than a JSON Schema ``pattern``: the check is a substring search instead
+    of a regex, and schema-driven generators (schemathesis) stall on patterns with long max
+    lengths. The document carries it as ``x-forbidden-characters``."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_reject_nul, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["x-forbidden-characters"] = ["\u0000"]
+        return json_schema
+
+
+NoNul = _NoNul()
 
 
 def _check_json(value: Any, depth: int = 0) -> None:
@@ -79,7 +105,14 @@ def _storable_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
 JsonObject = Annotated[
     dict[str, JsonValue],
     AfterValidator(_storable_json),
-    Field(description="A JSON object (no NUL characters, finite numbers, at most 16 levels)"),
+    Field(
+        description="A JSON object (no NUL characters, finite numbers, at most 16 levels)",
+        json_schema_extra={
+            "x-max-depth": MAX_JSON_DEPTH,
+            "x-forbidden-characters": ["\u0000"],
+            "x-finite-numbers": True,
+        },
+    ),
 ]
 
 
