@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -189,3 +190,29 @@ async def test_deleting_an_agent_deletes_its_conversations(
     assert deleted.status_code == 204
     gone = await client.get(f"/api/v1/conversations/{conversation['id']}", headers=user.headers)
     assert gone.status_code == 404
+
+
+async def test_last_message_at_never_goes_backwards(
+    client: httpx.AsyncClient, make_user: MakeUser, app: FastAPI
+) -> None:
+    """An append whose transaction began before another append committed used to write its
+    older start time over the newer one (2 of 4 rounds of concurrent appends)."""
+    from agent_api.routers.messages import _BUMP
+
+    user = await make_user()
+    cid = (await _conversation(client, user))["id"]
+    engine = app_state(app).database.engine
+    async with engine.connect() as late:
+        transaction = await late.begin()
+        await late.execute(text("SELECT now()"))  # its now() is fixed from here on
+        await asyncio.sleep(0.05)
+        await _append(client, user, cid, "committed first, started later")
+        newest = await _last_message_at(client, user, cid)
+        await late.execute(_BUMP, {"cid": cid, "uid": user.id})  # the late append's own statement
+        await transaction.commit()
+    assert await _last_message_at(client, user, cid) >= newest
+
+
+async def _last_message_at(client: httpx.AsyncClient, user: ApiUser, cid: int) -> datetime:
+    read = await client.get(f"/api/v1/conversations/{cid}", headers=user.headers)
+    return datetime.fromisoformat(read.json()["last_message_at"])

@@ -51,7 +51,13 @@ _PAGE = (
 _BUMP = (
     update(Conversation)
     .where(Conversation.id == bindparam("cid"), Conversation.user_id == bindparam("uid"))
-    .values(message_count=Conversation.message_count + 1, last_message_at=func.now(), updated_at=func.now())
+    # GREATEST: now() is when this transaction began; an append that began earlier but waited
+    # for the row lock must not move last_message_at back past one that committed meanwhile.
+    .values(
+        message_count=Conversation.message_count + 1,
+        last_message_at=func.greatest(Conversation.last_message_at, func.now()),
+        updated_at=func.now(),
+    )
     .returning(Conversation.id)
     .execution_options(synchronize_session=False)
 )
