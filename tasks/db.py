@@ -1,5 +1,6 @@
 """``db.*``: the migration toolkit's verbs, one task each (logic in ``agent_db.commands``,
-output in ``agent_db.cli``)."""
+output in ``agent_db.cli``). The verbs that change a database or write files live here; those
+that only read live in :mod:`tasks.db_inspect`; the ``db`` collection holds both."""
 
 from __future__ import annotations
 
@@ -9,45 +10,8 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from tasks import db_inspect
 from tasks._shared import ENV_HELP, OVERRIDE_HELP, ROOT, reporter, reports_errors, target
-
-
-@task(help={"env": ENV_HELP})
-@reports_errors
-def current(c: Context, env: str = "dev") -> None:
-    """Print the environment's revision(s), marked (head) when at head."""
-    from agent_db.cli.results import print_current
-    from agent_db.commands.positions import read_position
-    from agent_db.revisions.graph import default_graph
-
-    graph = default_graph()
-    print_current(read_position(target(env)), graph)
-
-
-@task(help={"env": ENV_HELP})
-@reports_errors
-def heads(c: Context, env: str = "dev") -> None:
-    """Print the head revision(s) of the migration history."""
-    from agent_db.cli.results import print_heads
-    from agent_db.revisions.graph import default_graph
-    from agent_db.settings import load_settings
-
-    load_settings(env)  # an unknown --env is an error here too, not silently ignored
-    print_heads(default_graph())
-
-
-@task(help={"env": ENV_HELP, "verbose": "show parents, paths and full messages"})
-@reports_errors
-def history(c: Context, env: str = "dev", verbose: bool = False) -> None:
-    """The revision history, newest first, marking where each reachable environment stands."""
-    from agent_db.cli.results import print_history
-    from agent_db.commands.history import history as read_history
-    from agent_db.commands.positions import all_positions
-    from agent_db.revisions.graph import default_graph
-    from agent_db.settings import load_settings
-
-    load_settings(env)  # an unknown --env is an error here too, not silently ignored
-    print_history(read_history(default_graph(), all_positions()), verbose=verbose, root=ROOT)
 
 
 @task(help={"env": ENV_HELP, "to": "target revision (default head)", "json": "print a JSON result"})
@@ -150,65 +114,6 @@ def check(c: Context, env: str = "dev") -> None:
 
 @task(
     help={
-        "json": "print one JSON document",
-        "markdown": "print a Markdown table and a Mermaid graph (for a GitHub job summary)",
-        "drift": "compare each live schema with the history (default on; --no-drift skips it)",
-    }
-)
-@reports_errors
-def status(c: Context, json: bool = False, markdown: bool = False, drift: bool = True) -> None:
-    """Every environment side by side: current, pending, checksums, drift, last deployment."""
-    from agent_db.cli.console import print_json
-    from agent_db.cli.status import print_status, render_markdown
-    from agent_db.commands.status import collect_status
-    from agent_db.revisions.graph import default_graph
-
-    graph = default_graph()
-    result = collect_status(drift=drift, graph=graph)
-    if json:
-        print_json(result.as_json())
-    elif markdown:
-        print(render_markdown(result, graph), end="")
-    else:
-        print_status(result)
-
-
-@task(help={"env": ENV_HELP, "to": "target revision (default head)", "json": "print JSON"})
-@reports_errors
-def plan(c: Context, env: str = "dev", to: str = "head", json: bool = False) -> None:
-    """The revisions and the exact SQL that db.upgrade would run now; runs nothing."""
-    from agent_db.cli.console import print_json
-    from agent_db.commands.plan import build_plan
-
-    result = build_plan(target(env), to)
-    if json:
-        print_json(result.as_json())
-    else:
-        print(result.as_sql(), end="")
-
-
-@task(
-    help={
-        "env": ENV_HELP,
-        "json": "print one JSON document",
-        "drift": "compare the live schema with the history (default on)",
-    }
-)
-@reports_errors
-def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True) -> None:
-    """Applied revisions' checksums against the files, and the live schema against the history."""
-    from agent_db.cli.results import print_verification
-    from agent_db.commands.verify import verify as run_verify
-
-    result = run_verify(target(env), drift=drift)
-    print_verification(result, as_json=json)
-    refusal = result.refusal()
-    if refusal is not None:
-        raise refusal
-
-
-@task(
-    help={
         "to": "the environment to promote (staging, prod)",
         "manifest": "the previous stage's manifest, instead of reading the source live",
         "manifest_out": "where to write this stage's manifest (default manifests/<env>.json)",
@@ -278,17 +183,17 @@ def manifest(c: Context, env: str = "dev", out: str = "", json: bool = False) ->
 
 collection = Collection(
     "db",
-    current,
-    heads,
-    history,
+    db_inspect.current,
+    db_inspect.heads,
+    db_inspect.history,
     upgrade,
     downgrade,
     stamp,
     revision,
     check,
-    status,
-    plan,
-    verify,
+    db_inspect.status,
+    db_inspect.plan,
+    db_inspect.verify,
     promote,
     lint_migrations,
     manifest,

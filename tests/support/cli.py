@@ -69,7 +69,7 @@ def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 def call_task(name: str, **flags: Any) -> Outcome:
     """Run task ``name`` (``upgrade``, ``lint_migrations``...) as ``invoke db.<name>`` would
     (the ``db`` family first, then ``api``)."""
-    task = getattr(tasks.db, name, None) or getattr(tasks.api, name)
+    task = getattr(tasks.db, name, None) or getattr(tasks.db_inspect, name, None) or getattr(tasks.api, name)
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
