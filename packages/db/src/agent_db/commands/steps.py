@@ -16,6 +16,7 @@ from agent_db.database.blockers import BlockerWatch
 from agent_db.database.catalog import current_revisions
 from agent_db.database.pg_errors import is_connection_lost, is_lock_timeout
 from agent_db.errors import ConfigError, MigrationFailed
+from agent_db.revisions.phases import phase_of
 from agent_db.revisions.revision_file import Revision, file_checksum
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def run_one(
             environment=target.name,
             reason=run.reason,
             attempt=attempt,
+            phase=None if revision is BASE else phase_of(revision),
         )
 
         def mark_success(*, ctx: Any, row_id: int = row_id, **_: Any) -> None:

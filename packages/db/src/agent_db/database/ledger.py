@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -23,73 +24,12 @@ from sqlalchemy import Connection, text
 
 import agent_db
 from agent_db.database.catalog import table_exists
+from agent_db.database.ledger_schema import LEDGER_TABLE, ensure_ledger, ledger_columns
+
+__all__ = ["LEDGER_TABLE", "Direction", "LedgerEntry", "Outcome", "ensure_ledger"]
 
 Direction = Literal["upgrade", "downgrade", "stamp"]
 Outcome = Literal["running", "success", "failed"]
-LEDGER_TABLE = "schema_ledger"
-
-_DDL = (
-    """
-    CREATE TABLE IF NOT EXISTS schema_ledger (
-        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        run_id uuid NOT NULL,
-        revision text NOT NULL,
-        direction text NOT NULL CHECK (direction IN ('upgrade', 'downgrade', 'stamp')),
-        checksum text,
-        environment text NOT NULL,
-        started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-        finished_at timestamptz,
-        actor text NOT NULL,
-        git_commit text,
-        tool_version text NOT NULL,
-        outcome text NOT NULL DEFAULT 'running'
-            CHECK (outcome IN ('running', 'success', 'failed')),
-        error text,
-        reason text,
-        attempt integer NOT NULL DEFAULT 1,
-        backend_pid integer
-    )
-    """,
-    "CREATE INDEX IF NOT EXISTS schema_ledger_revision_idx ON schema_ledger (revision, id)",
-    """
-    CREATE OR REPLACE FUNCTION schema_ledger_append_only() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
-            RAISE EXCEPTION 'schema_ledger is append-only: rows are never deleted';
-        END IF;
-        IF OLD.outcome <> 'running'
-           OR NEW.outcome = 'running'
-           OR (to_jsonb(NEW) - 'outcome' - 'finished_at' - 'error')
-              <> (to_jsonb(OLD) - 'outcome' - 'finished_at' - 'error') THEN
-            RAISE EXCEPTION 'schema_ledger rows only move from running to a final outcome';
-        END IF;
-        RETURN NEW;
-    END
-    $$
-    """,
-    """
-    CREATE OR REPLACE TRIGGER schema_ledger_append_only
-        BEFORE UPDATE OR DELETE ON schema_ledger
-        FOR EACH ROW EXECUTE FUNCTION schema_ledger_append_only()
-    """,
-    """
-    CREATE OR REPLACE TRIGGER schema_ledger_no_truncate
-        BEFORE TRUNCATE ON schema_ledger
-        FOR EACH STATEMENT EXECUTE FUNCTION schema_ledger_append_only()
-    """,
-)
-
-
-def ensure_ledger(connection: Connection, *, commit: bool = True) -> None:
-    """Create the ledger when missing (idempotent; callers hold the migration lock, or run
-    inside a migration transaction with ``commit=False``)."""
-    if table_exists(connection, LEDGER_TABLE):
-        return
-    for statement in _DDL:
-        connection.execute(text(statement))
-    if commit and connection.in_transaction():
-        connection.commit()
 
 
 @cache
@@ -150,15 +90,16 @@ def start_step(
     environment: str,
     reason: str | None = None,
     attempt: int = 1,
+    phase: str | None = None,
 ) -> int:
     """Insert a ``running`` row and commit it; return its id."""
     row_id = connection.execute(
         text(
             """
             INSERT INTO schema_ledger (run_id, revision, direction, checksum, environment,
-                actor, git_commit, tool_version, reason, attempt, backend_pid)
+                actor, git_commit, tool_version, reason, attempt, backend_pid, phase)
             VALUES (:run_id, :revision, :direction, :checksum, :environment,
-                :actor, :git_commit, :tool_version, :reason, :attempt, pg_backend_pid())
+                :actor, :git_commit, :tool_version, :reason, :attempt, pg_backend_pid(), :phase)
             RETURNING id
             """
         ),
@@ -170,6 +111,7 @@ def start_step(
             "environment": environment,
             "reason": reason,
             "attempt": attempt,
+            "phase": phase,
             **provenance(),
         },
     ).scalar_one()
@@ -198,15 +140,17 @@ def record_completed_step(
     checksum: str | None,
     environment: str,
     reason: str | None = None,
+    phase: str | None = None,
 ) -> None:
     """One ``success`` row at once: for steps run by the plain Alembic CLI."""
     connection.execute(
         text(
             """
             INSERT INTO schema_ledger (run_id, revision, direction, checksum, environment,
-                actor, git_commit, tool_version, outcome, finished_at, reason, backend_pid)
+                actor, git_commit, tool_version, outcome, finished_at, reason, backend_pid, phase)
             VALUES (:run_id, :revision, :direction, :checksum, :environment, :actor,
-                :git_commit, :tool_version, 'success', clock_timestamp(), :reason, pg_backend_pid())
+                :git_commit, :tool_version, 'success', clock_timestamp(), :reason, pg_backend_pid(),
+                :phase)
             """
         ),
         {
@@ -216,6 +160,7 @@ def record_completed_step(
             "checksum": checksum,
             "environment": environment,
             "reason": reason,
+            "phase": phase,
             **provenance(),
         },
     )
@@ -256,6 +201,7 @@ class LedgerEntry:
     error: str | None
     reason: str | None
     attempt: int
+    phase: str | None = None  # None: recorded before the ledger had phases
 
     def as_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -270,11 +216,16 @@ _COLUMNS = (
 )
 
 
+def _phase_column(connection: Connection) -> str:
+    # A ledger an older toolkit created (and no newer one has run against yet) has no phase.
+    return "phase" if "phase" in ledger_columns(connection) else "NULL"
+
+
 def entries(connection: Connection, *, limit: int | None = None) -> list[LedgerEntry]:
     """Ledger rows, newest first (empty when the ledger does not exist yet)."""
     if not table_exists(connection, LEDGER_TABLE):
         return []
-    query = f"SELECT {_COLUMNS} FROM schema_ledger ORDER BY id DESC"
+    query = f"SELECT {_COLUMNS}, {_phase_column(connection)} FROM schema_ledger ORDER BY id DESC"
     if limit is not None:
         query += f" LIMIT {int(limit)}"
     return [LedgerEntry(*row) for row in connection.execute(text(query))]
@@ -294,5 +245,22 @@ def successful_checksums(connection: Connection) -> dict[str, str | None]:
             "SELECT DISTINCT ON (revision) revision, checksum FROM schema_ledger "
             "WHERE direction = 'upgrade' AND outcome = 'success' ORDER BY revision, id DESC"
         )
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def applied_phases(connection: Connection, revisions: Iterable[str]) -> dict[str, str | None]:
+    """For each of ``revisions`` whose latest upgrade step succeeded, the phase it was recorded
+    with (None when the step predates phases); revisions never applied are absent."""
+    wanted = sorted(set(revisions))
+    if not wanted or not table_exists(connection, LEDGER_TABLE):
+        return {}
+    rows = connection.execute(
+        text(
+            f"SELECT DISTINCT ON (revision) revision, {_phase_column(connection)} FROM schema_ledger "
+            "WHERE direction = 'upgrade' AND outcome = 'success' AND revision = ANY(:wanted) "
+            "ORDER BY revision, id DESC"
+        ),
+        {"wanted": wanted},
     )
     return {row[0]: row[1] for row in rows}

@@ -20,6 +20,7 @@ from agent_db.database.engines import create_sync_engine, translate_connection_e
 from agent_db.database.ledger import Direction, ensure_ledger, record_completed_step
 from agent_db.database.target import resolve_url
 from agent_db.errors import SafetyRefusal
+from agent_db.revisions.phases import phase_of
 from agent_db.revisions.revision_file import file_checksum
 from agent_db.settings import load_settings
 
@@ -81,6 +82,7 @@ def ledger_recorder(environment: str) -> Callable[..., None]:
                 checksum=file_checksum(path.read_bytes()) if path and path.exists() else None,
                 environment=environment,
                 reason="plain alembic CLI",
+                phase=phase_of(script) if isinstance(script, Script) else None,
             )
 
     return record

@@ -15,6 +15,10 @@ revision: str = ${repr(up_revision)}
 down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+# "expand": only adds; the release already running keeps working (deployed before the new API).
+# "contract": drops, renames, retypes, or tightens (NOT NULL, dropped default or constraint) what
+# older code reads; it runs after every running API knows it. Never both in one revision.
+phase: str = "expand"
 
 # Keep the API serving (docs/zero-downtime-migrations.md); `uv run invoke db.lint` checks this file.
 # On a table that already has rows, prefer `from agent_db.migrations import safe`:

@@ -70,9 +70,10 @@ class RevisionGraph:
             stamp = [status.st_mtime_ns, status.st_size, status.st_ino]
             file = f"{folder}/{name}"
             record = cached.get(name)
+            revision = None
             if isinstance(record, list) and len(record) == 2 and record[0] == stamp:
                 revision = Revision.from_cache(record[1], file)
-            else:
+            if revision is None:
                 revision = read_revision(Path(file))
                 record = [stamp, revision.as_cache()]
                 changed = True

@@ -23,7 +23,7 @@ def is_revision_file(name: str) -> bool:
 
 
 _ASSIGNMENT = re.compile(
-    r"^(?P<name>revision|down_revision|branch_labels|depends_on|lock_timeout|statement_timeout)"
+    r"^(?P<name>revision|down_revision|branch_labels|depends_on|lock_timeout|statement_timeout|phase)"
     r"\s*(?::[^=\n]*)?=\s*(?P<value>[^\n]+)$",
     re.MULTILINE,
 )
@@ -59,6 +59,9 @@ class Revision:
     depends_on: tuple[str, ...] = ()
     lock_timeout: str | None = None
     statement_timeout: str | None = None
+    # The phase the file declares (``phase = "expand"``); None when it declares none, and the
+    # phase then comes from the reviewed map (see :mod:`agent_db.revisions.phases`).
+    declared_phase: str | None = None
 
     @property
     def path(self) -> Path:
@@ -78,12 +81,18 @@ class Revision:
             list(self.depends_on),
             self.lock_timeout,
             self.statement_timeout,
+            self.declared_phase,
         ]
 
     @classmethod
-    def from_cache(cls, data: list[Any], file: str) -> Revision:
-        rev, down, checksum, message, labels, depends, lock, statement = data
-        return cls(rev, tuple(down), file, checksum, message, tuple(labels), tuple(depends), lock, statement)
+    def from_cache(cls, data: list[Any], file: str) -> Revision | None:
+        """The cached revision; None for a record of another layout (the file is read again)."""
+        if not isinstance(data, list) or len(data) != 9:
+            return None
+        rev, down, checksum, message, labels, depends, lock, statement, phase = data
+        return cls(
+            rev, tuple(down), file, checksum, message, tuple(labels), tuple(depends), lock, statement, phase
+        )
 
 
 _SIMPLE_VALUE = re.compile(r"""^(?:None|"([^"\\]*)"|'([^'\\]*)')\s*(?:#.*)?$""")
@@ -147,6 +156,12 @@ def read_revision(path: Path) -> Revision:
     for key, value in timeouts.items():
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{path}: {key} must be a PostgreSQL duration string such as '10s'")
+    phase = values.get("phase")
+    if phase is not None and phase not in ("expand", "contract"):
+        raise ConfigError(
+            f'{path}: phase = {phase!r} is not a phase; write phase = "expand" (additive: the '
+            'running release keeps working) or phase = "contract" (removes or changes what it reads)'
+        )
     return Revision(
         id=revision,
         down_revisions=_as_tuple(values["down_revision"], path=path, name="down_revision"),
@@ -157,4 +172,5 @@ def read_revision(path: Path) -> Revision:
         depends_on=_as_tuple(values.get("depends_on"), path=path, name="depends_on"),
         lock_timeout=timeouts["lock_timeout"],  # type: ignore[arg-type]
         statement_timeout=timeouts["statement_timeout"],  # type: ignore[arg-type]
+        declared_phase=phase,
     )

@@ -1,0 +1,105 @@
+"""The ledger's table, created when missing and upgraded in place.
+
+``_DDL`` creates a new ledger whole; ``_COLUMNS_ADDED`` lists the columns added since the first
+release, each with its own ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``, so a ledger created by
+an older toolkit gains them the first time a newer one runs against it (the columns are
+nullable: older rows simply have no value). The catalog is read first, so an up-to-date ledger
+costs one query and takes no lock.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from agent_db.database.catalog import table_exists
+
+LEDGER_TABLE = "schema_ledger"
+
+_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS schema_ledger (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id uuid NOT NULL,
+        revision text NOT NULL,
+        direction text NOT NULL CHECK (direction IN ('upgrade', 'downgrade', 'stamp')),
+        checksum text,
+        environment text NOT NULL,
+        started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        finished_at timestamptz,
+        actor text NOT NULL,
+        git_commit text,
+        tool_version text NOT NULL,
+        outcome text NOT NULL DEFAULT 'running'
+            CHECK (outcome IN ('running', 'success', 'failed')),
+        error text,
+        reason text,
+        attempt integer NOT NULL DEFAULT 1,
+        backend_pid integer
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS schema_ledger_revision_idx ON schema_ledger (revision, id)",
+    """
+    CREATE OR REPLACE FUNCTION schema_ledger_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
+            RAISE EXCEPTION 'schema_ledger is append-only: rows are never deleted';
+        END IF;
+        IF OLD.outcome <> 'running'
+           OR NEW.outcome = 'running'
+           OR (to_jsonb(NEW) - 'outcome' - 'finished_at' - 'error')
+              <> (to_jsonb(OLD) - 'outcome' - 'finished_at' - 'error') THEN
+            RAISE EXCEPTION 'schema_ledger rows only move from running to a final outcome';
+        END IF;
+        RETURN NEW;
+    END
+    $$
+    """,
+    """
+    CREATE OR REPLACE TRIGGER schema_ledger_append_only
+        BEFORE UPDATE OR DELETE ON schema_ledger
+        FOR EACH ROW EXECUTE FUNCTION schema_ledger_append_only()
+    """,
+    """
+    CREATE OR REPLACE TRIGGER schema_ledger_no_truncate
+        BEFORE TRUNCATE ON schema_ledger
+        FOR EACH STATEMENT EXECUTE FUNCTION schema_ledger_append_only()
+    """,
+)
+
+# (column, statement): columns added to the ledger after its first release, oldest first.
+_COLUMNS_ADDED: tuple[tuple[str, str], ...] = (
+    (
+        "phase",
+        "ALTER TABLE schema_ledger ADD COLUMN IF NOT EXISTS phase text "
+        "CHECK (phase IN ('expand', 'contract'))",
+    ),
+)
+
+
+def ensure_ledger(connection: Connection, *, commit: bool = True) -> None:
+    """Create the ledger when missing, add the columns an older one lacks (idempotent; callers
+    hold the migration lock, or run inside a migration transaction with ``commit=False``)."""
+    if not table_exists(connection, LEDGER_TABLE):
+        for statement in _DDL:
+            connection.execute(text(statement))
+    present = ledger_columns(connection)
+    for column, statement in _COLUMNS_ADDED:
+        if column not in present:
+            connection.execute(text(statement))
+    if commit and connection.in_transaction():
+        connection.commit()
+
+
+def ledger_columns(connection: Connection) -> frozenset[str]:
+    """The columns the live ledger has (empty when there is none): readers of a ledger an older
+    toolkit created check for the newer columns before selecting them."""
+    return frozenset(
+        connection.execute(
+            text(
+                "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:table) "
+                "AND attnum > 0 AND NOT attisdropped"
+            ),
+            {"table": LEDGER_TABLE},
+        ).scalars()
+    )
