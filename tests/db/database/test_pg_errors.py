@@ -98,3 +98,22 @@ async def test_a_missing_database_is_access_refused(database: URL) -> None:
     finally:
         await engine.dispose()
     assert classify(raised.value) is Failure.ACCESS_REFUSED
+
+
+def test_a_connection_lost_inside_a_transaction_stays_lost_on_its_next_use(database: URL) -> None:
+    """SQLAlchemy answers the next statement on it with ``PendingRollbackError``, which hides
+    the lost connection; it is classified as what it is."""
+    from sqlalchemy.exc import PendingRollbackError
+
+    engine = create_engine(sync_url(database))
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))  # a transaction is open
+            with pytest.raises(DBAPIError) as lost:
+                connection.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+            with pytest.raises(PendingRollbackError) as pending:
+                connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    assert classify(lost.value) is Failure.CONNECTION_LOST
+    assert classify(pending.value) is Failure.CONNECTION_LOST

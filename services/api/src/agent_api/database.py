@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -21,14 +23,33 @@ from agent_db.urls import async_url
 
 
 def build_engine(settings: DatabaseSettings, pool_size: int) -> AsyncEngine:
-    """A fixed-size pool: overflow connections are closed on return, which churns under load."""
-    return create_async_engine(
+    """A fixed-size pool: overflow connections are closed on return, which churns under load.
+
+    A pooled connection whose server went away (a restart ends every session) is replaced
+    before it serves a request: see :func:`_replace_closed_connections`."""
+    engine = create_async_engine(
         async_url(resolve_url(settings)),
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,
         connect_args={"server_settings": {"application_name": "agent-api"}, "timeout": 5},
     )
+    event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connections)
+    return engine
+
+
+def _replace_closed_connections(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Discard a pooled connection the server has closed, at checkout, so the pool opens a new
+    one (``DisconnectionError`` makes it retry) instead of failing the request with it.
+
+    When PostgreSQL restarts or ends a session it sends a FATAL message and closes the socket;
+    the event loop sees that while the connection sits idle in the pool, so asyncpg already
+    knows it is closed: asking costs nothing. ``pool_pre_ping`` would also catch a connection
+    that died silently (a network partition) but costs a round trip on every request; such a
+    connection fails its request with a 503 and the pool is invalidated as a whole."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

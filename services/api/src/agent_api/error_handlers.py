@@ -15,12 +15,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent_api.app_state import app_state
 from agent_api.errors import ApiError, ErrorDetail, error_json, status_message
-from agent_db.database.pg_errors import Failure, classify, constraint_name, sqlstate
+from agent_db.database.pg_errors import Failure, classify, constraint_name, is_unavailable, sqlstate
 
 logger = logging.getLogger("agent_api")
 
@@ -116,15 +117,26 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             type(exc.orig).__name__,
         )
         return await _database_unreachable(request, exc)
-    if failure is Failure.CONNECTION_LOST:
+    if failure in (Failure.CONNECTION_LOST, Failure.OUT_OF_RESOURCES) or is_unavailable(exc):
+        return await _database_unreachable(request, exc)
+    return await _internal_error(request, exc)
+
+
+async def _lost_transaction(request: Request, exc: Exception) -> JSONResponse:
+    """A connection lost inside a transaction surfaces as ``PendingRollbackError`` on its next
+    use: the database went away, not a bug."""
+    if is_unavailable(exc):
         return await _database_unreachable(request, exc)
     return await _internal_error(request, exc)
 
 
 async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
-    """The database refused or dropped the connection (restart, failover, connection limit):
-    503 with Retry-After, and one log line without a traceback wall."""
-    logger.warning("database unreachable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    """The database refused or dropped the connection (restart, failover, starting up,
+    connection limit, out of a resource), or no pooled connection became free in time: 503 with
+    Retry-After, and one log line without a traceback wall."""
+    state = sqlstate(exc)
+    kind = f"{type(exc).__name__}{f' (SQLSTATE {state})' if state else ''}"
+    logger.warning("database unreachable on %s %s: %s", request.method, request.url.path, kind)
     message = "the database is unavailable; retry the request"
     return error_json(503, "database_unavailable", message, headers={"Retry-After": "2"})
 
@@ -144,6 +156,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PendingRollbackError, _lost_transaction)
+    app.add_exception_handler(PoolTimeout, _database_unreachable)
     # asyncpg raises plain OSErrors (refused, reset, timed out) when it cannot connect.
     app.add_exception_handler(OSError, _database_unreachable)
     app.add_exception_handler(Exception, _internal_error)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 # SQLSTATEs that mean "this session cannot go on", not "this statement failed": too many
-# connections (53300), administrator/crash shutdown and "starting up" (57P01-57P03), and the
-# whole connection-exception class (08).
-SESSION_ENDING_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+# connections (53300), and the classes of the connection exceptions (08) and of the operator's
+# intervention on the server (57P: shutdown by the administrator, crash, "starting up", "cannot
+# connect now", database dropped, idle session timeout). Whatever the driver's exception class:
+# asyncpg's adapter reports 57P03 as a plain ``DBAPIError``.
+SESSION_ENDING_STATES = frozenset({"53300", "25P03"})  # 25P03: idle-in-transaction timeout
+SESSION_ENDING_PREFIXES = ("08", "57P")
 
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
@@ -73,16 +76,42 @@ def is_connection_lost(error: BaseException) -> bool:
     """Whether ``error`` means the server is gone or refuses the session (restart, crash,
     connection limit, network), rather than a statement failing on a live connection.
 
-    psycopg reports a connection that could not be made or broke mid-query without a SQLSTATE.
+    psycopg reports a connection that could not be made or broke mid-query without a SQLSTATE,
+    asyncpg's own connection errors ("connection is closed", "connection was closed in the
+    middle of operation") carry none either. SQLAlchemy's ``PendingRollbackError`` ("Can't
+    reconnect until invalid transaction is rolled back") is what a connection that was lost
+    inside a transaction raises on its next use: it hides the lost connection, so it counts as
+    one (and so does any error raised while handling a lost connection).
     """
+    if isinstance(error, PendingRollbackError):
+        return "reconnect until invalid" in str(error) or _caused_by_lost_connection(error)
     if not isinstance(error, DBAPIError):
         return False
     if error.connection_invalidated:
         return True
+    state = sqlstate(error)
+    if state is not None and (state in SESSION_ENDING_STATES or state.startswith(SESSION_ENDING_PREFIXES)):
+        return True
     if not isinstance(error, (OperationalError, InterfaceError)):
         return False
-    state = getattr(error.orig, "sqlstate", None)
-    return state is None or state in SESSION_ENDING_STATES or str(state).startswith("08")
+    return state is None
+
+
+def _caused_by_lost_connection(error: BaseException) -> bool:
+    seen: set[int] = set()
+    current = error.__cause__ or error.__context__
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if is_connection_lost(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether the API should answer 503 ``database_unavailable``: the server is gone, starting,
+    refusing sessions, or out of a resource (class 53: disk, memory, connection slots)."""
+    return is_connection_lost(error) or (sqlstate(error) or "").startswith("53")
 
 
 def is_lock_timeout(error: BaseException) -> bool:
