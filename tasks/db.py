@@ -12,6 +12,7 @@ from invoke.tasks import task
 
 from tasks import db_inspect
 from tasks._shared import ENV_HELP, OVERRIDE_HELP, ROOT, reporter, reports_errors, target
+from tasks.db_census import consumers
 
 
 @task(help={"env": ENV_HELP, "to": "target revision (default head)", "json": "print a JSON result"})
@@ -197,4 +198,5 @@ collection = Collection(
     promote,
     lint_migrations,
     manifest,
+    consumers,
 )

@@ -106,7 +106,7 @@ def test_tutorial_walkthrough_on_staging(empty_url: URL) -> None:
 
     base = run_invoke("db.downgrade", "--env", "staging", "--to", "base", env=env)
     assert base.code == 0, base.stderr
-    assert tables(empty_url) == {"alembic_version", "schema_ledger"}
+    assert tables(empty_url) == {"alembic_version", "schema_ledger", "schema_consumers"}
 
 
 def test_unknown_revision_is_named_and_nothing_changes(empty_url: URL) -> None:

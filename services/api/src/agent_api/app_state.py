@@ -9,12 +9,16 @@ request.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from agent_api.login_throttle import LoginThrottle
 from agent_api.settings import ApiSettings
+
+if TYPE_CHECKING:
+    from agent_api.census import Census
 
 _KEY = "agent_api"
 
@@ -37,6 +41,8 @@ class AppState:
     signing_key: str
     login_throttle: LoginThrottle
     database_or_none: Database | None = None
+    # This process's heartbeat in the census of consumers (agent_api.census); lifespan only.
+    census: Census | None = None
 
     @property
     def database(self) -> Database:
@@ -47,6 +53,9 @@ class AppState:
 
     def with_database(self, database: Database | None) -> AppState:
         return replace(self, database_or_none=database)
+
+    def with_census(self, census: Census | None) -> AppState:
+        return replace(self, census=census)
 
 
 def app_state(app: Starlette) -> AppState:

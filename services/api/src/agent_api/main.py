@@ -11,6 +11,7 @@ from fastapi import FastAPI
 import agent_api
 from agent_api.app_state import AppState, app_state, store_app_state
 from agent_api.boundary_errors import ShapedCORSMiddleware
+from agent_api.census import open_census
 from agent_api.database import open_database
 from agent_api.error_handlers import install_error_handlers
 from agent_api.errors import error_responses
@@ -61,7 +62,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(database_settings, settings.pool_size)
-        store_app_state(app, app_state(app).with_database(database))
+        census = open_census(database_settings, settings.consumer_heartbeat_seconds)
+        await census.start()
+        store_app_state(app, app_state(app).with_database(database).with_census(census))
         # What exists now (modules, routes, schemas, the engine) lives as long as the process:
         # move it out of the collector's sight. Otherwise every full collection walks all of it
         # and stops the worker for ~90 ms (it was the p99 of bench.api; bench/RESULTS.md).
@@ -71,7 +74,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
-            store_app_state(app, app_state(app).with_database(None))
+            store_app_state(app, app_state(app).with_database(None).with_census(None))
+            await census.stop()
             await database.engine.dispose()
 
     app = FastAPI(

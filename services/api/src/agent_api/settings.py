@@ -34,6 +34,9 @@ class ApiSettings(FileSettings):
     jwt_secret_env: str = "DEV_JWT_SECRET"  # noqa: S105 (the variable's name, not a secret)
     pool_size: int = Field(default=20, ge=1, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # The census (agent_api.census): how often this process refreshes its row; three missed
+    # heartbeats and the contract gate counts it as gone.
+    consumer_heartbeat_seconds: float = Field(default=10.0, gt=0, le=3600)
     # Login throttling (agent_api.login_throttle): failures per name and client address.
     login_free_failures: int = Field(default=5, ge=1, le=100)
     login_base_delay_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -21,6 +21,7 @@ from agent_db.commands.failures import connection_loss_is_one_message
 from agent_db.commands.progress import Reporter
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
+from agent_db.database.consumers import ensure_consumers_table
 from agent_db.database.lock import acquire, unlock
 from agent_db.database.target import Target
 from agent_db.revisions.graph import Revision, RevisionGraph
@@ -105,13 +106,14 @@ class MigrationRun:
 def open_run(
     target: Target, graph: RevisionGraph, reporter: Reporter, reason: str | None
 ) -> Iterator[MigrationRun]:
-    """Connect, take the migration lock, make sure the ledger exists and close the steps a dead
-    runner left open; release the lock however the run ends."""
+    """Connect, take the migration lock, make sure the ledger and the census exist and close the
+    steps a dead runner left open; release the lock however the run ends."""
     purpose = f"agent-db-migrate:{target.name}"
     with connection_loss_is_one_message(target), target.connect(purpose=purpose, autocommit=True) as lock:
         acquire(lock, wait_seconds=target.settings.lock_wait_seconds, on_wait=reporter.waiting_for_lock)
         try:
             ledger.ensure_ledger(lock)
+            ensure_consumers_table(lock)
             ledger.close_abandoned_steps(lock)
             with target.connect(purpose=f"{purpose}:step") as migration:
                 yield MigrationRun(target, lock, migration, graph, reporter, uuid.uuid4(), reason)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-# Tables the migration machinery owns; no revision creates them and autogenerate ignores them.
-BOOKKEEPING_TABLES = frozenset({"alembic_version", "schema_ledger"})
+# Tables the migration machinery owns; no revision creates them and autogenerate ignores them
+# (the ledger, and the census of consumers: agent_db.database.consumers).
+BOOKKEEPING_TABLES = frozenset({"alembic_version", "schema_ledger", "schema_consumers"})
 
 
 def table_exists(connection: Connection, name: str) -> bool:
