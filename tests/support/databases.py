@@ -7,6 +7,8 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import psycopg
+from psycopg import sql
 from sqlalchemy.engine import URL
 
 from agent_db.database.scratch import create_database, drop_database
@@ -55,6 +57,18 @@ class DatabaseFactory:
         url = create_database(self.server, name)
         self.created.append(name)
         return url
+
+    def clone(self, template: URL, label: str = "copy") -> URL:
+        """A new database copied from ``template`` (nobody may be connected to it)."""
+        name = f"{TEST_DATABASE_PREFIX}{label}_{secrets.token_hex(4)}"
+        with psycopg.connect(conninfo(self.server), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(str(template.database))
+                )
+            )
+        self.created.append(name)
+        return self.server.set(database=name)
 
     def drop_all(self) -> None:
         """Drop in parallel: each DROP DATABASE waits for a checkpoint, and concurrent requests

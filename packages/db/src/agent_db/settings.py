@@ -117,6 +117,9 @@ class DatabaseSettings(FileSettings):
     lock_wait_seconds: float = Field(default=120.0, ge=0)
     lock_retries: int = Field(default=3, ge=0, le=20)
     retry_backoff_seconds: float = Field(default=2.0, ge=0)
+    # Roles whose privileges this environment's own setup grants (an API role, a reporting role):
+    # drift detection leaves their grants out instead of calling them hand-made changes.
+    drift_ignore_roles: tuple[str, ...] = ()
 
     @field_validator("promote_from", mode="before")
     @classmethod

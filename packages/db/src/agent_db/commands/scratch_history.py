@@ -16,14 +16,14 @@ from agent_db.errors import MigrationFailed
 
 @contextmanager
 def migrated_scratch(
-    server_url: URL, revision: str = "head", *, environment: str = "dev"
+    server_url: URL, revision: str = "head", *, environment: str = "dev", variable: str | None = None
 ) -> Iterator[Connection]:
     """A connection to a scratch database upgraded to ``revision`` by the real migrations."""
     from alembic import command
 
     from agent_db.revisions.alembic_config import alembic_config
 
-    with scratch_database(server_url) as url:
+    with scratch_database(server_url, variable=variable) as url:
         engine = create_sync_engine(url, application_name="agent-db-scratch")
         try:
             with engine.connect() as connection:

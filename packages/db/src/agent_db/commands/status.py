@@ -89,7 +89,8 @@ def environment_status(settings: DatabaseSettings, graph: RevisionGraph, *, drif
             status.last_deployment = _last_deployment(ledger.last_entry(connection))
             if drift and not status.unknown:
                 try:
-                    status.drift = [d.describe() for d in detect_drift(connection, graph, known)]
+                    found = detect_drift(connection, graph, known, ignore_roles=settings.drift_ignore_roles)
+                    status.drift = [d.describe() for d in found]
                 except AgentDbError as error:
                     status.drift_problem = str(error)
     except AgentDbError as error:

@@ -55,5 +55,6 @@ def verify(target: Target, *, graph: RevisionGraph | None = None, drift: bool = 
         current = current_revisions(connection)
         check_known(graph, current, target.name)
         report = check_applied(connection, graph, current)
-        differences = detect_drift(connection, graph, current) if drift else []
+        ignored = target.settings.drift_ignore_roles
+        differences = detect_drift(connection, graph, current, ignore_roles=ignored) if drift else []
     return Verification(target.name, current, report, differences)

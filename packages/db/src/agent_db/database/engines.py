@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
@@ -35,9 +36,10 @@ def create_sync_engine(
     return create_engine(sync_url(url), connect_args=connect_args, **kwargs)
 
 
-def unreachable(error: DBAPIError, url: URL, variable: str | None) -> DatabaseUnavailable:
+def unreachable(error: Exception, url: URL, variable: str | None) -> DatabaseUnavailable:
     """A one-paragraph message for a failed connection: where, why, and what to check."""
-    reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
+    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     check = f"check {variable} and that the server is up" if variable else "check the server"
     if "too many clients" in reason or "too many connections" in reason:
         check = (
@@ -58,3 +60,5 @@ def translate_connection_errors(url: URL, variable: str | None) -> Iterator[None
         if is_connection_lost(error):
             raise unreachable(error, url, variable) from None
         raise
+    except psycopg.OperationalError as error:  # psycopg used directly (scratch databases)
+        raise unreachable(error, url, variable) from None
