@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.api",
     "tests.fixtures.reliability",
     "tests.fixtures.chaos_report",
+    "tests.fixtures.deploy",
 ]
 
 ENVIRONMENT_URL_VARIABLES = ("DEV_DATABASE_URL", "STAGING_DATABASE_URL", "PROD_DATABASE_URL")

@@ -1,7 +1,8 @@
 """A small runner that plays a GitHub workflow's jobs here, as far as the project's workflows need:
 jobs in `needs:` order, one fresh workspace per job, artifacts handed between jobs only through
-upload/download-artifact, environment-scoped secrets and variables, `if: always()` steps after a
-failure, and each `run:` script in `bash -eo pipefail` with `uv run invoke` running this
+upload/download-artifact (tests.support.workflow_actions; they outlive attempts, as on GitHub),
+*Re-run failed jobs* and *Re-run all jobs* as new attempts, environment-scoped secrets and
+variables, `if: always()` steps after a failure, and each `run:` script in `bash -eo pipefail` with `uv run invoke` running this
 checkout's tasks. Anything it does not understand (another action, another expression) is an
 error, so the workflows cannot quietly grow past what is tested.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support import workflow_actions
 from tests.support.paths import ROOT
 from tests.support.workflows import (
     environment_name,
@@ -100,6 +102,7 @@ class WorkflowRun:
     step_timeout: float = 240.0
     results: dict[str, JobResult] = field(default_factory=dict)
     used_service_urls: set[str] = field(default_factory=set)
+    attempt: int = 1
 
     def __post_init__(self) -> None:
         self.workflow = load_workflow(self.workflow_file)
@@ -113,6 +116,25 @@ class WorkflowRun:
         for job_id in job_order(self.workflow):
             self.run_job(job_id)
         return self.results
+
+    def rerun_failed(self) -> dict[str, JobResult]:
+        """GitHub's *Re-run failed jobs*: a new attempt of the failed jobs and of every job
+        downstream of them; the jobs that succeeded keep their results, and every artifact of
+        the run (any attempt) stays in the store."""
+        self.attempt += 1
+        again = {job_id for job_id, result in self.results.items() if result.outcome == "failure"}
+        for job_id in job_order(self.workflow):
+            if job_id in again or any(d in again for d in needs(self.workflow["jobs"][job_id])):
+                again.add(job_id)
+                self.run_job(job_id)
+        return self.results
+
+    def rerun_all(self) -> dict[str, JobResult]:
+        """GitHub's *Re-run all jobs*: a new attempt of every job; artifacts of the earlier
+        attempts are still there (an upload of the same name must overwrite them)."""
+        self.attempt += 1
+        self.results = {}
+        return self.run()
 
     def run_job(self, job_id: str) -> JobResult:
         job = self.workflow["jobs"][job_id]
@@ -171,6 +193,7 @@ class WorkflowRun:
             CI="true",
             GITHUB_ACTIONS="true",
             GITHUB_ACTOR="workflow-emulator",
+            GITHUB_RUN_ATTEMPT=str(self.attempt),
             GITHUB_WORKFLOW=str(self.workflow.get("name", self.workflow_file)),
             GITHUB_WORKSPACE=str(workspace),
             GITHUB_STEP_SUMMARY=str(summary),
@@ -251,29 +274,8 @@ class WorkflowRun:
     ) -> StepResult:
         action = str(step["uses"]).split("@", 1)[0]
         inputs = {k: self._expand(v, environment) for k, v in (step.get("with") or {}).items()}
-        if action in ("actions/checkout", "astral-sh/setup-uv"):
-            # The job runs this checkout's tasks (see UV_SHIM) with the test's locked environment.
-            return StepResult(job_id, name, "success")
-        if action == "actions/upload-artifact":
-            source = workspace / inputs["path"]
-            store = self.artifacts / inputs["name"]
-            if store.exists():
-                return StepResult(job_id, name, "failure", stderr=f"artifact {inputs['name']} already exists")
-            if not source.is_file():
-                missing = inputs.get("if-no-files-found", "warn") == "error"
-                return StepResult(
-                    job_id, name, "failure" if missing else "success", stderr=f"no file {source}"
-                )
-            store.mkdir(parents=True)
-            shutil.copy2(source, store / source.name)
-            return StepResult(job_id, name, "success")
-        if action == "actions/download-artifact":
-            store = self.artifacts / inputs["name"]
-            if not store.is_dir():
-                return StepResult(job_id, name, "failure", stderr=f"artifact {inputs['name']} not found")
-            destination = workspace / inputs.get("path", ".")
-            destination.mkdir(parents=True, exist_ok=True)
-            for item in store.iterdir():
-                shutil.copy2(item, destination / item.name)
-            return StepResult(job_id, name, "success")
-        raise EmulationError(f"{job_id}: action {action} is not emulated")
+        try:
+            succeeded, stderr = workflow_actions.play(action, inputs, workspace, self.artifacts)
+        except workflow_actions.ActionError as error:
+            raise EmulationError(f"{job_id}: {error}") from None
+        return StepResult(job_id, name, "success" if succeeded else "failure", stderr=stderr)

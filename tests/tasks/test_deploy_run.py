@@ -5,109 +5,14 @@ tampered with."""
 from __future__ import annotations
 
 import json
-import shlex
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import URL
 
-from agent_api.main import create_app
-from agent_api.settings import load_api_settings
 from agent_db.revisions.graph import default_graph
-from tests.support.api_server import serving
-from tests.support.databases import DatabaseFactory, url_text
 from tests.support.inspection import position
-from tests.support.revisions import configured_head, copy_history, write_revision
+from tests.support.pipeline import DEPLOY, NEW_REVISION, Pipeline, rollout_command
 from tests.support.workflow_runner import EmulationError, WorkflowRun
-
-DEPLOY = "deploy.yml"
-NEW_REVISION = "c0ffee000101"
-
-
-@dataclass
-class Pipeline:
-    staging: URL
-    prod: URL
-    server: URL
-    versions: Path
-    revision: Path
-    databases: DatabaseFactory
-    home: Path
-
-    def deploy_run(self, variables: dict[str, dict[str, str]] | None = None) -> WorkflowRun:
-        """A run of deploy.yml: dev is a fresh database (a service container), staging and prod
-        keep their data, and each GitHub environment holds its own secrets."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        return WorkflowRun(
-            DEPLOY,
-            Path(self.home / f"run-{len(list(self.home.iterdir()))}"),
-            secrets={
-                "staging": {
-                    "STAGING_DATABASE_URL": url_text(self.staging),
-                    "STAGING_JWT_SECRET": "stg-jwt-key-must-not-be-printed-0123456789",
-                },
-                "production": {
-                    "PROD_DATABASE_URL": url_text(self.prod),
-                    "PROD_JWT_SECRET": "prd-jwt-key-must-not-be-printed-0123456789",
-                },
-            },
-            variables=variables or {},
-            service_urls={
-                "DEV_DATABASE_URL": url_text(self.databases.create("dev")),
-                "AGENT_DB_REFERENCE_URL": url_text(self.server.set(database="postgres")),
-            },
-            extra_env={
-                "AGENT_DB_VERSIONS_DIR": str(self.versions),
-                "AGENT_DB_CACHE_DIR": str(self.home / "cache"),
-            },
-        )
-
-
-@pytest.fixture
-def pipeline(
-    databases: DatabaseFactory, server_url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Pipeline:
-    versions = copy_history(tmp_path)
-    revision = write_revision(
-        versions,
-        NEW_REVISION,
-        configured_head(),
-        "op.add_column('users', sa.Column('bio', sa.Text()))",
-        "op.drop_column('users', 'bio')",
-        message="add bio to users",
-    )
-    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(versions))  # for the API servers in this process
-    return Pipeline(
-        databases.create("staging"),
-        databases.create("prod"),
-        server_url,
-        versions,
-        revision,
-        databases,
-        tmp_path / "runs",
-    )
-
-
-@pytest.fixture
-def apis(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """The staging and prod APIs, served by uvicorn against their databases."""
-    monkeypatch.setenv("STAGING_DATABASE_URL", url_text(pipeline.staging))
-    monkeypatch.setenv("PROD_DATABASE_URL", url_text(pipeline.prod))
-    monkeypatch.setenv("STAGING_JWT_SECRET", "stg-jwt-key-must-not-be-printed-0123456789")
-    monkeypatch.setenv("PROD_JWT_SECRET", "prd-jwt-key-must-not-be-printed-0123456789")
-    with (
-        serving(create_app(load_api_settings("staging"))) as staging,
-        serving(create_app(load_api_settings("prod"))) as prod,
-    ):
-        yield {"staging": staging, "production": prod}
-
-
-def rollout_command(record: Path) -> str:
-    script = "import os, pathlib; pathlib.Path(os.environ['RECORD'] + os.environ['AGENT_ENV']).touch()"
-    return shlex.join([sys.executable, "-c", script.replace("os.environ['RECORD']", repr(str(record)))])
 
 
 @pytest.mark.slow

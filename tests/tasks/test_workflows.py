@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from invoke.exceptions import ParseError
 from invoke.parser import Parser
 from invoke.parser.context import ParserContext
@@ -31,6 +32,8 @@ from tests.support.workflows import (
 )
 
 DEPLOY = "deploy.yml"
+SETUP_UV = ROOT / ".github" / "actions" / "setup-uv"
+UV_PIN = re.compile(r"^uv==(?P<version>\d+\.\d+\.\d+) \\\n\s+--hash=sha256:(?P<sha>[0-9a-f]{64})$", re.M)
 # The GitHub environment each toolkit environment's job runs in (its secrets and reviewers).
 GITHUB_ENVIRONMENTS = {"staging": "staging", "prod": "production"}
 PINNED_USES = re.compile(r"^\s*-?\s*uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<rest>.*)$")
@@ -180,8 +183,10 @@ def test_deploy_stages_follow_promote_from() -> None:
 
 def test_actions_are_pinned_to_commits_with_a_version_comment() -> None:
     seen = 0
-    for name in workflow_names():
-        for number, line in enumerate((WORKFLOWS_DIR / name).read_text().splitlines(), 1):
+    files = [WORKFLOWS_DIR / name for name in workflow_names()] + [SETUP_UV / "action.yml"]
+    for path in files:
+        name = path.name
+        for number, line in enumerate(path.read_text().splitlines(), 1):
             if "uses:" not in line or "uses: ./" in line:
                 continue
             match = PINNED_USES.match(line)
@@ -206,8 +211,6 @@ def test_jobs_are_locked_down() -> None:
             for step in steps(job):
                 if str(step.get("uses", "")).startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False, where
-                if str(step.get("uses", "")).startswith("astral-sh/setup-uv@"):
-                    assert re.fullmatch(r"\d+\.\d+\.\d+", step["with"]["version"]), f"{where}: uv version"
                 assert "${{" not in str(step.get("run", "")), f"{where}: expression in a run script"
             for service in (job.get("services") or {}).values():
                 assert re.fullmatch(r"postgres:(\d+\.\d+|\$\{\{ matrix\.postgres \}\})", service["image"]), (
@@ -216,6 +219,29 @@ def test_jobs_are_locked_down() -> None:
                 assert "pg_isready" in service["options"], where
             for matrix_tag in (job.get("strategy") or {}).get("matrix", {}).get("postgres", []):
                 assert re.fullmatch(r"\d+\.\d+", matrix_tag), f"{where}: pinned PostgreSQL tag"
+
+
+def test_uv_is_installed_only_after_its_checksum_is_checked() -> None:
+    """Every job that runs uv installs it with the local setup-uv action first: pip installs the
+    pinned release only if its sha256 is the one in requirements.txt (astral-sh/setup-uv has no
+    checksum for the pinned version and would install it unverified). The Dockerfile's uv image
+    is the same version."""
+    pin = UV_PIN.search((SETUP_UV / "requirements.txt").read_text())
+    assert pin, "requirements.txt pins uv==X.Y.Z with --hash=sha256:..."
+    assert f"astral-sh/uv:{pin['version']} " in (ROOT / "Dockerfile").read_text()
+    action = yaml.safe_load((SETUP_UV / "action.yml").read_text())
+    scripts = [str(step["run"]) for step in action["runs"]["steps"] if "run" in step]
+    assert len(scripts) == 1
+    words = shlex.split(scripts[0])
+    assert {"--require-hashes", "--no-deps", "--only-binary"} <= set(words)
+    assert words[words.index("--requirement") + 1] == "$REQUIREMENTS"
+    for name in workflow_names():
+        for job_id, job in load_workflow(name)["jobs"].items():
+            uses = [str(step.get("uses", "")) for step in steps(job)]
+            assert not any(u.startswith("astral-sh/setup-uv@") for u in uses), f"{name} / {job_id}"
+            runs_uv = [i for i, step in enumerate(steps(job)) if str(step.get("run", "")).startswith("uv ")]
+            if runs_uv:
+                assert "./.github/actions/setup-uv" in uses[: runs_uv[0]], f"{name} / {job_id}: uv unverified"
 
 
 def test_secrets_reach_only_the_steps_that_need_them() -> None:
