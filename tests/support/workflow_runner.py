@@ -2,8 +2,8 @@
 jobs in `needs:` order, one fresh workspace per job, artifacts handed between jobs only through
 upload/download-artifact (tests.support.workflow_actions; they outlive attempts, as on GitHub),
 *Re-run failed jobs* and *Re-run all jobs* as new attempts, environment-scoped secrets and
-variables, `if: always()` steps after a failure, and each `run:` script in `bash -eo pipefail` with `uv run invoke` running this
-checkout's tasks. Anything it does not understand (another action, another expression) is an
+variables, `if: always()` steps after a failure, and each `run:` script in `bash -eo pipefail`
+with `uv run invoke` running this checkout's tasks. Anything it does not understand (another action, another expression) is an
 error, so the workflows cannot quietly grow past what is tested.
 """
 

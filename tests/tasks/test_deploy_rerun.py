@@ -8,16 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import URL
 
 from tests.support.inspection import ledger_rows, position
 from tests.support.pipeline import NEW_REVISION, Pipeline, rollout_command
 from tests.support.workflow_actions import upload
 
 
-def applied_rows(url: object, revision: str) -> list[dict[str, object]]:
+def applied_rows(url: URL, revision: str) -> list[dict[str, object]]:
     return [
         row
-        for row in ledger_rows(url)  # type: ignore[arg-type]
+        for row in ledger_rows(url)
         if row["revision"] == revision and row["direction"] == "upgrade" and row["outcome"] == "success"
     ]
 
@@ -50,7 +51,8 @@ def test_rerun_failed_jobs_after_a_failed_rollout_finishes_the_deploy(
         assert again[job_id].outcome == "success", f"{job_id}:\n{again[job_id].output}"
         assert "the API serves this release" in again[job_id].step("Smoke").stderr
     assert again["staging"].step("upload-artifact").outcome == "success"  # overwrote attempt 1's
-    assert Path(f"{record}staging").exists() and Path(f"{record}prod").exists()
+    assert Path(f"{record}staging").exists()
+    assert Path(f"{record}prod").exists()
     assert position(pipeline.prod) == [NEW_REVISION]
     assert len(applied_rows(pipeline.staging, NEW_REVISION)) == 1, "the re-run applied nothing twice"
     assert len(applied_rows(pipeline.prod, NEW_REVISION)) == 1
@@ -88,7 +90,8 @@ def test_a_second_upload_of_one_name_fails_unless_it_overwrites(tmp_path: Path) 
     inputs = {"name": "manifest-staging", "path": "manifests/staging.json", "if-no-files-found": "error"}
     assert upload(inputs, workspace, artifacts) == (True, "")
     succeeded, message = upload(inputs, workspace, artifacts)
-    assert not succeeded and "an artifact with this name already exists" in message
+    assert not succeeded
+    assert "an artifact with this name already exists" in message
     (workspace / "manifests" / "staging.json").write_text('{"attempt": 2}')
     assert upload({**inputs, "overwrite": "true"}, workspace, artifacts) == (True, "")
     assert (artifacts / "manifest-staging" / "staging.json").read_text() == '{"attempt": 2}'
