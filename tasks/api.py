@@ -25,6 +25,7 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from agent_api.boundary_errors import HTTP_PROTOCOL
+    from agent_api.logging_setup import uvicorn_log_config
     from agent_api.settings import load_api_settings
     from agent_db.database.target import resolve_url
     from agent_db.settings import load_settings
@@ -38,6 +39,8 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
     url = resolve_url(settings)
     os.environ[settings.database_url_env] = url.render_as_string(hide_password=False)
     os.environ["AGENT_ENV"] = env
+    if workers > 1:
+        _share_metrics_between_workers()
     uvicorn.run(
         "agent_api.main:create_app",
         factory=True,
@@ -45,9 +48,26 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level=api_settings.log_level,
+        log_config=uvicorn_log_config(api_settings.log_level, api_settings.log_format),
+        access_log=False,  # the app logs each request itself, with its id (agent_api.access)
         # Requests uvicorn cannot parse get the API's error shape, not plain text.
         http=HTTP_PROTOCOL,
     )
+
+
+def _share_metrics_between_workers() -> None:
+    """Several workers answer /metrics in turn: give them one fresh directory in which the
+    Prometheus client sums their values (an inherited one is kept, as the operator set it)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from agent_api.metrics import MULTIPROCESS_ENV
+
+    if not os.environ.get(MULTIPROCESS_ENV):
+        folder = tempfile.mkdtemp(prefix="agent-api-metrics-")
+        os.environ[MULTIPROCESS_ENV] = folder
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 @task(help={"env": ENV_HELP, "username": "the registered account to make a superuser"})

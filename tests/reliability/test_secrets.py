@@ -188,6 +188,17 @@ def test_the_api_never_logs_or_returns_the_password(
             api.wait(timeout=20)
     transcripts = [responses, log.read_text()]
     assert "refused the API's connection (28P01" in transcripts[1]
+    # Not a terminal: every line is one JSON object (uvicorn's own too), and each request has
+    # its line with the id it answered with; the login's password is in none of them.
+    lines = [json.loads(line) for line in transcripts[1].splitlines() if line.strip()]
+    assert {"uvicorn.error", "agent_api.access"} <= {line["logger"] for line in lines}
+    answered = {line["request_id"]: line for line in lines if line["logger"] == "agent_api.access"}
+    assert {(line["route"], line["status"]) for line in answered.values()} >= {
+        ("/api/v1/auth/login", 503),
+        ("/api/v1/users/me", 401),
+        ("<unmatched>", 404),
+    }
+    assert "long enough 1" not in "".join(transcripts)
     assert not [line for text in transcripts for line in text.splitlines() if line.startswith("500")]
     assert "Traceback" not in "".join(transcripts)
     assert [leaks(text) for text in transcripts] == [[] for _ in transcripts]
@@ -204,6 +215,7 @@ def _exercise_api(base: str, server: OwnServer) -> str:
         def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
             response = http.request(method, path, **kwargs)
             seen.append(f"{response.status_code} {response.headers} {response.text}")
+            assert response.headers["x-request-id"]
             return response
 
         deadline = time.monotonic() + 30

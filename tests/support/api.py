@@ -46,3 +46,11 @@ def error_code(response: httpx.Response) -> str:
     assert {"code", "message", "details"} <= set(body["error"]), body
     assert isinstance(body["error"]["details"], list)
     return str(body["error"]["code"])
+
+
+def error_without_request_id(response: httpx.Response) -> dict[str, Any]:
+    """An error body without its ``request_id`` (which differs on every request): what two
+    answers must share to be indistinguishable."""
+    body: dict[str, Any] = response.json()
+    body["error"].pop("request_id", None)
+    return body

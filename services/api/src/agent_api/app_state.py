@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from agent_api.login_throttle import LoginThrottle
+from agent_api.metrics import ApiMetrics
 from agent_api.settings import ApiSettings
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ class AppState:
     settings: ApiSettings
     signing_key: str
     login_throttle: LoginThrottle
+    metrics: ApiMetrics
     database_or_none: Database | None = None
     # This process's heartbeat in the census of consumers (agent_api.census); lifespan only.
     census: Census | None = None

@@ -16,6 +16,7 @@ from agent_api.app_state import app_state
 from agent_api.database import SessionDep
 from agent_api.errors import ApiError, unauthorized
 from agent_api.security import InvalidToken, decode_access_token, password_fingerprint
+from agent_db.logs import add_fields
 from agent_db.models import User
 
 TOKEN_URL = "/api/v1/auth/login"  # noqa: S105 (a URL, not a secret)
@@ -36,6 +37,7 @@ async def current_user(
     except InvalidToken:
         raise unauthorized("the token is invalid or has expired", "invalid_token") from None
     user = await session.get(User, claims.user_id)
+    add_fields(user_id=claims.user_id)  # on the request's log lines from here on
     if user is None or password_fingerprint(user.hashed_password) != claims.password_fingerprint:
         raise unauthorized("the token is invalid or has expired", "invalid_token")
     if not user.is_active:

@@ -15,6 +15,8 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent_db.logs import current_fields
+
 
 class ErrorDetail(BaseModel):
     """One problem with one part of the request (validation errors have one per field)."""
@@ -30,6 +32,11 @@ class ErrorBody(BaseModel):
     code: str = Field(description="Stable machine-readable error code, e.g. `not_found`")
     message: str = Field(description="What went wrong, for people")
     details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str | None = Field(
+        default=None,
+        description="The request's `X-Request-ID` (the client's, or one made for it): quote it "
+        "when reporting a problem; every log line of the request carries it",
+    )
 
 
 class ErrorResponse(BaseModel):
@@ -38,7 +45,14 @@ class ErrorResponse(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"error": {"code": "not_found", "message": "agent not found", "details": []}},
+                {
+                    "error": {
+                        "code": "not_found",
+                        "message": "agent not found",
+                        "details": [],
+                        "request_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+                    }
+                },
                 {
                     "error": {
                         "code": "validation_error",
@@ -102,13 +116,18 @@ def error_json(
     details: Sequence[ErrorDetail] = (),
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = {
-        "error": {
-            "code": code,
-            "message": message,
-            "details": [detail.model_dump() for detail in details],
-        }
+    error: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "details": [detail.model_dump() for detail in details],
     }
+    request = current_fields()
+    if request is not None:
+        # The access line of this request names the code; the body names the request.
+        request["error_code"] = code
+        if "request_id" in request:
+            error["request_id"] = request["request_id"]
+    body = {"error": error}
     return JSONResponse(body, status_code=status_code, headers=dict(headers or {}))
 
 

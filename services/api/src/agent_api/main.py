@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
 
 import agent_api
 from agent_api.app_state import AppState, app_state, store_app_state
@@ -17,8 +19,10 @@ from agent_api.error_handlers import install_error_handlers
 from agent_api.errors import error_responses
 from agent_api.logging_setup import apply_log_level
 from agent_api.login_throttle import LoginThrottle
+from agent_api.metrics import ApiMetrics, build_metrics, watch_pool
 from agent_api.middleware import BodySizeLimitMiddleware
-from agent_api.routers import agents, auth, conversations, health, messages, tools, users
+from agent_api.request_context import RequestContextMiddleware
+from agent_api.routers import agents, auth, conversations, health, messages, metrics, tools, users
 from agent_api.settings import ApiSettings, load_api_settings
 from agent_api.signing_key import resolve_signing_key
 from agent_db.settings import load_settings
@@ -52,9 +56,32 @@ TAGS = [
 ]
 
 
+class AgentApi(FastAPI):
+    """FastAPI with the request context (id, access log, metrics) around everything, including
+    Starlette's own 500 handler: a crash still gets its id, its log line and its count."""
+
+    def __init__(self, *, metrics: ApiMetrics, **kwargs: Any) -> None:
+        self.metrics = metrics
+        # Route object (by id) -> its full template, for routes included under a prefix.
+        self.route_templates: dict[int, str] = {}
+        super().__init__(**kwargs)
+
+    def include_router(self, router: APIRouter, *args: Any, prefix: str = "", **kwargs: Any) -> None:
+        super().include_router(router, *args, prefix=prefix, **kwargs)
+        for route in router.routes:
+            path = getattr(route, "path", None)
+            if isinstance(path, str):
+                self.route_templates[id(route)] = prefix + path
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        return RequestContextMiddleware(inner, self.metrics, self.route_templates)
+
+
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     settings = settings or load_api_settings()
-    apply_log_level(settings.log_level)
+    apply_log_level(settings.log_level, settings.log_format)
+    api_metrics = build_metrics()
     database_settings = load_settings(settings.environment)
     # Resolved now, not on first request: a missing or weak key stops the process at startup.
     signing_key = resolve_signing_key(settings)
@@ -62,6 +89,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(database_settings, settings.pool_size)
+        watch_pool(api_metrics, database.engine, settings.pool_size)
         census = open_census(database_settings, settings.consumer_heartbeat_seconds)
         await census.start()
         store_app_state(app, app_state(app).with_database(database).with_census(census))
@@ -78,7 +106,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await census.stop()
             await database.engine.dispose()
 
-    app = FastAPI(
+    app = AgentApi(
+        metrics=api_metrics,
         title="AI Agent Platform API",
         version=agent_api.__version__,
         description=DESCRIPTION,
@@ -93,7 +122,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         base_delay=settings.login_base_delay_seconds,
         max_delay=settings.login_max_delay_seconds,
     )
-    store_app_state(app, AppState(settings=settings, signing_key=signing_key, login_throttle=throttle))
+    store_app_state(
+        app,
+        AppState(settings=settings, signing_key=signing_key, login_throttle=throttle, metrics=api_metrics),
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -105,6 +137,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.include_router(health.router)
+    app.include_router(metrics.router)
     # Each domain router straight onto the app: FastAPI matches included routers level by
     # level on every request, so an intermediate /api/v1 router would cost a level of matching.
     for module in (auth, users, agents, tools, conversations, messages):

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from agent_db.errors import ConfigError
+from agent_db.logs import LogFormat
 from agent_db.settings import FileSettings, read_table
 
 ENVIRONMENT_VARIABLE = "AGENT_ENV"
@@ -29,6 +30,9 @@ class ApiSettings(FileSettings):
     environment: str = "dev"  # the file's name, not a key inside it
     debug: bool = False
     log_level: LogLevel = "info"
+    # auto: JSON lines when stderr is not a terminal, readable lines on one; AGENT_LOG_FORMAT
+    # (json, human) overrides it for one run.
+    log_format: LogFormat = "auto"
     cors_origins: list[str] = Field(default_factory=list)
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     jwt_secret_env: str = "DEV_JWT_SECRET"  # noqa: S105 (the variable's name, not a secret)
