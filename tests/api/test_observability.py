@@ -120,8 +120,8 @@ async def test_request_ids_are_kept_when_valid_made_otherwise_and_returned_every
     assert kept.headers["x-request-id"] == "deploy-1402.req:7"
     assert kept.json()["error"]["request_id"] == "deploy-1402.req:7"
 
-    for hostile in ("a" * 129, "two words", "<script>", "id\u00e9".encode()):
-        replaced = await http.get("/api/v1/agents", headers={"X-Request-ID": hostile})
+    for hostile in (b"a" * 129, b"two words", b"<script>", "id\u00e9".encode()):
+        replaced = await http.get("/api/v1/agents", headers=[(b"X-Request-ID", hostile)])
         assert HEX_ID.fullmatch(replaced.headers["x-request-id"]), hostile
         assert replaced.json()["error"]["request_id"] == replaced.headers["x-request-id"]
 
