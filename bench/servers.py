@@ -66,6 +66,7 @@ class Server:
     env: dict[str, str]
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    cwd: Path = ROOT  # where it runs (a build's worktree, for the release benchmark)
 
     @property
     def base_url(self) -> str:
@@ -90,7 +91,7 @@ class Server:
             "warning",
         ]
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL
+            command, cwd=self.cwd, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -72,4 +72,21 @@ def migrations_bench(c: Context, rate: float = 100, before: float = 20, passes: 
     run_or_exit(c, [*command, "--passes", passes])
 
 
-collection = Collection("bench", graph, api_bench, migrations_bench)
+@task(
+    name="release",
+    help={
+        "rate": "requests per second of the live traffic (default 100)",
+        "before": "seconds of baseline traffic before the release (default 20)",
+        "after": "seconds of traffic after it (default 15)",
+        "keep": "keep the scratch folder (the two builds, HAProxy's configuration and log)",
+    },
+)
+def release_bench(
+    c: Context, rate: float = 100, before: float = 20, after: float = 15, keep: bool = False
+) -> None:
+    """A rolling release N -> N+1 (expand, processes one at a time, contract) behind HAProxy."""
+    command = [sys.executable, "-m", "bench.release", "--rate", str(rate), "--before", str(before)]
+    run_or_exit(c, [*command, "--after", str(after), *(["--keep"] if keep else [])])
+
+
+collection = Collection("bench", graph, api_bench, migrations_bench, release_bench)
