@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from agent_api.login_throttle import LoginThrottle
 from agent_api.metrics import ApiMetrics
 from agent_api.settings import ApiSettings
+from agent_db.revisions.window import BuildSchema
 
 if TYPE_CHECKING:
     from agent_api.census import Census
@@ -32,8 +33,13 @@ class Database:
     sessions: async_sessionmaker[AsyncSession]
     # Autocommit sessions for safe methods (see agent_api.database.read_only_session_factory).
     read_sessions: async_sessionmaker[AsyncSession]
-    # The head revision(s) this code was written for: what /ready compares the database with.
-    expected_heads: tuple[str, ...]
+    # The revisions this code ships, with their phases: what /ready checks the database against.
+    build: BuildSchema
+
+    @property
+    def expected_heads(self) -> tuple[str, ...]:
+        """The head revision(s) this code was written for."""
+        return self.build.heads
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from agent_api.app_state import Database, app_state
-from agent_api.schema_state import expected_heads
+from agent_api.schema_state import build_schema
 from agent_db.database.target import resolve_url
 from agent_db.settings import DatabaseSettings
 from agent_db.urls import async_url
@@ -64,13 +64,13 @@ def read_only_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
 
 
 def open_database(settings: DatabaseSettings, pool_size: int) -> Database:
-    """What the lifespan keeps: the engine, both session factories, the heads this code expects."""
+    """What the lifespan keeps: the engine, both session factories, the revisions this code ships."""
     engine = build_engine(settings, pool_size)
     return Database(
         engine=engine,
         sessions=session_factory(engine),
         read_sessions=read_only_session_factory(engine),
-        expected_heads=expected_heads(),
+        build=build_schema(),
     )
 
 

@@ -1,14 +1,22 @@
-"""Whether the database's schema is the one this code was written for."""
+"""Whether this build may serve on the database's schema: inside its schema window.
+
+The window (:mod:`agent_db.revisions.window`): every expand revision of this build's history is
+applied, and every applied revision it does not know is recorded in the ledger as expand. Its
+own contract revisions may be applied or not. So the previous release stays ready while a newer
+one's expand revisions run, an image rolled back after an expand revision comes up ready, and a
+build older than an applied contract revision is not.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agent_db.database.live_schema import current_revisions, ledger_records
 from agent_db.revisions.graph import default_graph
+from agent_db.revisions.window import BuildSchema, LiveSchema, SchemaWindow, needs_ledger, schema_window
 
 
 @dataclass(frozen=True)
@@ -17,32 +25,21 @@ class SchemaState:
     expected: tuple[str, ...]
     current: tuple[str, ...]
     reason: str | None = None
+    window: SchemaWindow | None = None
 
 
-def expected_heads() -> tuple[str, ...]:
-    """The head revision(s) shipped with this code."""
-    return default_graph().heads
+def build_schema() -> BuildSchema:
+    """The revisions shipped with this code, with their phases (read once, at startup; a bad
+    phase or phase map stops the API from starting, with the file to fix)."""
+    return BuildSchema.of(default_graph())
 
 
-async def read_schema_state(engine: AsyncEngine, expected: tuple[str, ...]) -> SchemaState:
+async def read_schema_state(engine: AsyncEngine, build: BuildSchema) -> SchemaState:
     try:
         async with engine.connect() as connection:
-            table = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
-            rows = (
-                (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
-                if table
-                else []
-            )
+            current = tuple(sorted(await connection.run_sync(current_revisions)))
+            records = await connection.run_sync(ledger_records) if needs_ledger(build, current) else {}
     except (DBAPIError, OSError, TimeoutError) as error:
-        return SchemaState(False, expected, (), f"database unreachable: {type(error).__name__}")
-    current = tuple(sorted(row[0] for row in rows))
-    if set(current) == set(expected):
-        return SchemaState(True, expected, current)
-    known = default_graph()
-    if not current:
-        reason = "database has no schema yet: run the migrations (db.upgrade)"
-    elif any(rev not in known for rev in current):
-        reason = "database is ahead of this code: deploy the newer API"
-    else:
-        reason = "database is behind this code: the migrations have not run yet"
-    return SchemaState(False, expected, current, reason)
+        return SchemaState(False, build.heads, (), f"database unreachable: {type(error).__name__}")
+    window = schema_window(build, LiveSchema.from_rows(current, records))
+    return SchemaState(window.compatible, build.heads, current, window.reason, window)
