@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import Connection
+
+from agent_db.commands import unknown_revisions
+from agent_db.database import ledger
 from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal
 from agent_db.inputs import shown
@@ -45,14 +49,18 @@ def is_real_reason(reason: str | None) -> bool:
     )
 
 
-def check_known(graph: RevisionGraph, current: tuple[str, ...], environment: str) -> None:
-    """Refuse to work from a revision this checkout does not have."""
+def check_known(
+    graph: RevisionGraph, current: tuple[str, ...], environment: str, connection: Connection | None = None
+) -> None:
+    """Refuse to work from a revision this checkout does not have, saying which way out is right:
+    update the checkout (newer code migrated it), or fix forward (the revision was reverted after
+    it ran there). ``connection`` lets the ledger say which commit applied it."""
     unknown = [rev for rev in current if rev not in graph]
-    if unknown:
-        raise SafetyRefusal(
-            f"{environment} is at revision {', '.join(unknown)}, which this checkout does not "
-            "have (it was applied from newer code); update your checkout before migrating"
-        )
+    if not unknown:
+        return
+    commits = ledger.applied_commits(connection, unknown) if connection is not None else {}
+    items = [unknown_revisions.diagnose(rev, commits.get(rev)) for rev in unknown]
+    raise SafetyRefusal(unknown_revisions.explain(items, environment))
 
 
 def relative_steps(reference: str) -> int | None:

@@ -49,7 +49,7 @@ def write_environment_manifest(
     target = Target.resolve(environment)
     with target.connect(purpose="agent-db-manifest") as connection:
         position = current_revisions(connection)
-        check_known(graph, position, environment)
+        check_known(graph, position, environment, connection)
         report = check_applied(connection, graph, position)
         checksums = ledger.successful_checksums(connection)
     if report.mismatches:

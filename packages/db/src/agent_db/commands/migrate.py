@@ -71,7 +71,7 @@ def upgrade(
     reporter = reporter or SilentReporter()
     with open_run(target, graph, reporter, None) as run:
         before = current_revisions(run.lock)
-        check_known(graph, before, target.name)
+        check_known(graph, before, target.name, run.lock)
         pending = graph.upgrade_path(before, destination)
         if gate is not None:
             gate(run.lock, before, pending)
@@ -108,7 +108,7 @@ def downgrade(
     reporter = reporter or SilentReporter()
     with open_run(target, graph, reporter, reason) as run:
         before = current_revisions(run.lock)
-        check_known(graph, before, target.name)
+        check_known(graph, before, target.name, run.lock)
         if relative is not None:
             destination = graph.relative(before, relative)
         if destination is not None and destination not in graph.ancestors(before):

@@ -78,7 +78,7 @@ def read_source(source: str, manifest: Path | None, graph: RevisionGraph) -> Sou
     with source_target.connect(purpose="agent-db-promote-source") as connection:
         position = current_revisions(connection)
         checksums = ledger.successful_checksums(connection)
-    check_known(graph, position, source)
+        check_known(graph, position, source, connection)
     return SourceState(source, position, checksums, "live")
 
 

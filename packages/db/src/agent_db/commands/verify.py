@@ -53,7 +53,7 @@ def verify(target: Target, *, graph: RevisionGraph | None = None, drift: bool = 
     graph = graph or default_graph(trust_cache=False)
     with target.connect(purpose="agent-db-verify") as connection:
         current = current_revisions(connection)
-        check_known(graph, current, target.name)
+        check_known(graph, current, target.name, connection)
         report = check_applied(connection, graph, current)
         ignored = target.settings.drift_ignore_roles
         differences = detect_drift(connection, graph, current, ignore_roles=ignored) if drift else []

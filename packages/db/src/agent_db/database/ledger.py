@@ -264,3 +264,20 @@ def applied_phases(connection: Connection, revisions: Iterable[str]) -> dict[str
         {"wanted": wanted},
     )
     return {row[0]: row[1] for row in rows}
+
+
+def applied_commits(connection: Connection, revisions: Iterable[str]) -> dict[str, str | None]:
+    """For each of ``revisions`` whose latest upgrade step succeeded, the commit its files came
+    from (None when unknown); revisions never applied are absent."""
+    wanted = sorted(set(revisions))
+    if not wanted or not table_exists(connection, LEDGER_TABLE):
+        return {}
+    rows = connection.execute(
+        text(
+            "SELECT DISTINCT ON (revision) revision, git_commit FROM schema_ledger "
+            "WHERE direction = 'upgrade' AND outcome = 'success' AND revision = ANY(:wanted) "
+            "ORDER BY revision, id DESC"
+        ),
+        {"wanted": wanted},
+    )
+    return {row[0]: row[1] for row in rows}
