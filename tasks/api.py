@@ -25,6 +25,7 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from agent_api.boundary_errors import HTTP_PROTOCOL
+    from agent_api.database import check_api_url
     from agent_api.logging_setup import uvicorn_log_config
     from agent_api.settings import load_api_settings
     from agent_db.database.target import resolve_url
@@ -35,6 +36,7 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = load_settings(env)
     api_settings = load_api_settings(env)  # refused here, before any worker starts
+    check_api_url(settings)
     # Resolve once here (starting the embedded server for dev), and hand the URL to workers.
     url = resolve_url(settings)
     os.environ[settings.database_url_env] = url.render_as_string(hide_password=False)

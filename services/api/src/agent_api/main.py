@@ -14,7 +14,7 @@ import agent_api
 from agent_api.app_state import AppState, app_state, store_app_state
 from agent_api.boundary_errors import ShapedCORSMiddleware
 from agent_api.census import open_census
-from agent_api.database import open_database
+from agent_api.database import check_api_url, open_database
 from agent_api.error_handlers import install_error_handlers
 from agent_api.errors import error_responses
 from agent_api.logging_setup import apply_log_level
@@ -83,6 +83,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     apply_log_level(settings.log_level, settings.log_format)
     api_metrics = build_metrics()
     database_settings = load_settings(settings.environment)
+    # A URL parameter the driver cannot honour stops the process now, not every request later.
+    check_api_url(database_settings)
     # Resolved now, not on first request: a missing or weak key stops the process at startup.
     signing_key = resolve_signing_key(settings)
 

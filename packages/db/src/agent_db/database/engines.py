@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from agent_db.database.pg_errors import is_connection_lost
 from agent_db.errors import DatabaseUnavailable
-from agent_db.urls import describe_location, sync_url
+from agent_db.urls import describe_location, query_value, sync_url
 
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -25,11 +25,17 @@ CONNECT_TIMEOUT_SECONDS = 5
 def create_sync_engine(
     url: URL, *, application_name: str = "agent-db", pooled: bool = False, **kwargs: Any
 ) -> Engine:
-    """A psycopg engine; unpooled by default, as the toolkit's runs are short."""
-    connect_args = {
-        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-        "application_name": application_name,
-    }
+    """A psycopg engine; unpooled by default, as the toolkit's runs are short.
+
+    The URL's own libpq parameters win: ``application_name`` names the session when the URL
+    sets one (ours is the fallback, as libpq's ``fallback_application_name`` intends), and
+    ``connect_timeout`` from the URL replaces the toolkit's default.
+    """
+    connect_args: dict[str, object] = {}
+    if query_value(url, "connect_timeout") is None:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    if query_value(url, "fallback_application_name") is None:
+        connect_args["fallback_application_name"] = application_name
     connect_args.update(kwargs.pop("connect_args", {}))
     if not pooled:
         kwargs.setdefault("poolclass", NullPool)
