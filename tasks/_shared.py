@@ -3,9 +3,10 @@ running a subprocess whose exit code becomes the task's."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,17 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 
 ENV_HELP = "environment: dev, staging or prod (files in environments/); default dev"
+PHASE_HELP = (
+    "expand: pending revisions up to the first contract one (before the rollout); contract: from "
+    "there on (after it); all (default): both, each contract revision gated on the census"
+)
+CONSUMER_OVERRIDE_HELP = {
+    "phase": PHASE_HELP,
+    "allow_live_consumers": "run contract revisions although live consumers' builds do not know "
+    "them (needs --reason; on a protected environment also --allow-protected)",
+    "allow_protected": "with --allow-live-consumers on a protected environment (prod)",
+    "reason": "why, recorded in the ledger (required with --allow-live-consumers)",
+}
 OVERRIDE_HELP = {
     "allow_protected": "required to do this on a protected environment (prod)",
     "reason": "why, recorded in the ledger (required with --allow-protected)",
@@ -52,6 +64,21 @@ def run_or_exit(c: Context, command: Sequence[str], *, env: Mapping[str, str] | 
     result = c.run(shlex.join(command), warn=True, pty=False, **options)
     if result is None or result.exited != 0:
         raise Exit(code=result.exited if result is not None else 1)
+
+
+@contextlib.contextmanager
+def json_refusals(as_json: bool) -> Iterator[None]:
+    """With ``--json``, a refusal that carries data (the contract gate's: what was applied, who
+    blocks) is printed as the command's JSON document too, before the usual message and exit."""
+    try:
+        yield
+    except Exception as error:
+        describe = getattr(error, "as_json", None)
+        if as_json and callable(describe):
+            from agent_db.cli.console import print_json
+
+            print_json(describe())
+        raise
 
 
 def target(env: str) -> Target:

@@ -11,18 +11,50 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from tasks import db_inspect
-from tasks._shared import ENV_HELP, OVERRIDE_HELP, ROOT, reporter, reports_errors, target
+from tasks._shared import (
+    CONSUMER_OVERRIDE_HELP,
+    ENV_HELP,
+    OVERRIDE_HELP,
+    ROOT,
+    json_refusals,
+    reporter,
+    reports_errors,
+    target,
+)
 from tasks.db_census import consumers
 
 
-@task(help={"env": ENV_HELP, "to": "target revision (default head)", "json": "print a JSON result"})
+@task(
+    help={
+        "env": ENV_HELP,
+        "to": "target revision (default head)",
+        "json": "print a JSON result",
+        **CONSUMER_OVERRIDE_HELP,
+    }
+)
 @reports_errors
-def upgrade(c: Context, env: str = "dev", to: str = "head", json: bool = False) -> None:
-    """Apply revisions up to --to under the migration lock, timeouts and ledger."""
+def upgrade(
+    c: Context,
+    env: str = "dev",
+    to: str = "head",
+    json: bool = False,
+    phase: str = "all",
+    allow_live_consumers: bool = False,
+    allow_protected: bool = False,
+    reason: str = "",
+) -> None:
+    """Apply revisions up to --to under the migration lock, timeouts and ledger; a contract
+    revision runs only once every live consumer's build knows it (exit 3 otherwise)."""
     from agent_db.cli.results import print_run
     from agent_db.commands import migrate
+    from agent_db.commands.phase_gate import ConsumerOverride, check_phase_selection
 
-    print_run(migrate.upgrade(target(env), to, reporter=reporter(env)), as_json=json)
+    selected = check_phase_selection(phase)
+    environment = target(env)
+    override = ConsumerOverride.checked(environment, allow_live_consumers, reason or None, allow_protected)
+    with json_refusals(json):
+        result = migrate.upgrade(environment, to, reporter=reporter(env), phase=selected, override=override)
+    print_run(result, as_json=json)
 
 
 @task(
@@ -119,24 +151,44 @@ def check(c: Context, env: str = "dev") -> None:
         "manifest": "the previous stage's manifest, instead of reading the source live",
         "manifest_out": "where to write this stage's manifest (default manifests/<env>.json)",
         "json": "print a JSON result",
+        **CONSUMER_OVERRIDE_HELP,
     }
 )
 @reports_errors
 def promote(
-    c: Context, to: str, manifest: str | None = None, manifest_out: str | None = None, json: bool = False
+    c: Context,
+    to: str,
+    manifest: str | None = None,
+    manifest_out: str | None = None,
+    json: bool = False,
+    phase: str = "all",
+    allow_live_consumers: bool = False,
+    allow_protected: bool = False,
+    reason: str = "",
 ) -> None:
-    """Move --to to the revision its promote_from environment has verified, never further."""
+    """Move --to to the revision its promote_from environment has verified, never further;
+    contract revisions gated on the census as in db.upgrade."""
     from agent_db.cli.results import print_promotion
+    from agent_db.commands.phase_gate import ConsumerOverride, check_phase_selection
     from agent_db.commands.promote import promote as run_promote
     from agent_db.inputs import check_path
 
-    # None when the flag is absent; an empty value given on purpose is refused, not ignored.
-    result = run_promote(
-        to,
-        manifest=check_path(manifest, "--manifest") if manifest is not None else None,
-        manifest_out=check_path(manifest_out, "--manifest-out") if manifest_out is not None else None,
-        reporter=reporter(to),
+    selected = check_phase_selection(phase)
+    override = (
+        ConsumerOverride.checked(target(to), allow_live_consumers, reason or None, allow_protected)
+        if allow_live_consumers or reason or allow_protected
+        else None
     )
+    # None when the flag is absent; an empty value given on purpose is refused, not ignored.
+    with json_refusals(json):
+        result = run_promote(
+            to,
+            manifest=check_path(manifest, "--manifest") if manifest is not None else None,
+            manifest_out=check_path(manifest_out, "--manifest-out") if manifest_out is not None else None,
+            reporter=reporter(to),
+            phase=selected,
+            override=override,
+        )
     print_promotion(result, as_json=json)
 
 

@@ -29,6 +29,18 @@ def print_run(result: RunResult, *, as_json: bool) -> None:
         say(f"{result.environment}: nothing to do; at {after}")
     else:
         say(f"{result.environment}: now at {after}")
+    say_held_back(result)
+
+
+def say_held_back(result: RunResult) -> None:
+    """What ``--phase expand`` left for the contract phase, and when to run it."""
+    if not result.held_back:
+        return
+    say(
+        f"{result.environment}: stopped before contract revision {result.held_back[0]} "
+        f"({len(result.held_back)} revision(s) left for the contract phase); once the new build "
+        "is rolled out and the old processes are gone, run again with --phase contract"
+    )
 
 
 def print_current(revisions: Sequence[str], graph: RevisionGraph) -> None:
@@ -82,9 +94,11 @@ def print_promotion(result: PromotionResult, *, as_json: bool) -> None:
     after = ", ".join(result.run.after) or "base"
     done = "nothing to do" if not result.run.applied else f"applied {len(result.run.applied)}"
     say(
-        f"{result.run.environment}: {done}; at {after} (= {result.source.environment}, read "
+        f"{result.run.environment}: {done}; at {after} "
+        f"({'short of' if result.run.held_back else '='} {result.source.environment}, read "
         f"{result.source.origin}); manifest written to {result.manifest_path}"
     )
+    say_held_back(result.run)
 
 
 def print_manifest_written(result: ManifestWritten, *, as_json: bool) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from agent_db.commands.data_loss import accept_or_refuse_data_loss
 from agent_db.commands.guards import check_known, relative_steps, require_override
+from agent_db.commands.phase_gate import ConsumerOverride, PhaseSelection, gate_contract, select_phase
 from agent_db.commands.progress import Reporter, SilentReporter
 from agent_db.commands.run_session import open_run
 from agent_db.commands.steps import BASE, run_one, run_steps
@@ -41,6 +42,9 @@ class RunResult:
     after: tuple[str, ...]
     applied: list[str] = field(default_factory=list)
     run_id: str | None = None
+    phase: PhaseSelection = "all"
+    # Pending revisions the phase left for later (--phase expand stops before a contract).
+    held_back: list[str] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -54,6 +58,9 @@ class RunResult:
             "after": list(self.after),
             "applied": self.applied,
             "run_id": self.run_id,
+            "phase": self.phase,
+            "stopped_before": self.held_back[0] if self.held_back else None,
+            "held_back": self.held_back,
         }
 
 
@@ -64,8 +71,12 @@ def upgrade(
     reporter: Reporter | None = None,
     graph: RevisionGraph | None = None,
     gate: Gate | None = None,
+    phase: PhaseSelection = "all",
+    override: ConsumerOverride | None = None,
 ) -> RunResult:
-    """Upgrade ``target`` to ``to`` (default: head), after ``gate`` allows it."""
+    """Upgrade ``target`` to ``to`` (default: head), after ``gate`` allows it: the revisions
+    ``phase`` selects, each contract revision past the contract gate
+    (:mod:`~agent_db.commands.phase_gate`) unless ``override``."""
     graph = graph or default_graph()
     destination = graph.resolve(to)
     reporter = reporter or SilentReporter()
@@ -80,9 +91,17 @@ def upgrade(
                 f"{target.name} is already past {destination}; to go back use "
                 f"'uv run invoke db.downgrade --env {target.name} --to {destination}'"
             )
-        applied = run_steps(run, "upgrade", pending) if pending else []
+        plan = select_phase(graph, pending, phase, target.name)
+
+        def contract_gate(revision: str, done: list[str]) -> str | None:
+            position = current_revisions(run.lock) if done else before
+            return gate_contract(run.lock, graph, revision, target.name, override, list(done), position)
+
+        applied = run_steps(run, "upgrade", plan.selected, contract_gate) if plan.selected else []
         after = current_revisions(run.lock)
-        return RunResult(target.name, "upgrade", before, after, applied, str(run.run_id))
+        return RunResult(
+            target.name, "upgrade", before, after, applied, str(run.run_id), phase, plan.held_back
+        )
 
 
 def downgrade(

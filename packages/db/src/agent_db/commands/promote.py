@@ -24,6 +24,7 @@ from agent_db.commands.handoff import (
     read_manifest,
     write_manifest,
 )
+from agent_db.commands.phase_gate import ConsumerOverride, PhaseSelection
 from agent_db.commands.progress import Reporter
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
@@ -57,6 +58,9 @@ class PromotionResult:
             "before": list(self.run.before),
             "after": list(self.run.after),
             "applied": self.run.applied,
+            "phase": self.run.phase,
+            "stopped_before": self.run.held_back[0] if self.run.held_back else None,
+            "held_back": self.run.held_back,
             "manifest": str(self.manifest_path),
         }
 
@@ -132,7 +136,11 @@ def promote(
     manifest_out: Path | None = None,
     reporter: Reporter | None = None,
     graph: RevisionGraph | None = None,
+    phase: PhaseSelection = "all",
+    override: ConsumerOverride | None = None,
 ) -> PromotionResult:
+    """Promote ``to``; ``phase`` and ``override`` as for :func:`agent_db.commands.migrate.upgrade`
+    (a contract revision the census blocks stops the promotion before it, exit 3)."""
     settings = load_settings(to)
     out = check_writable(manifest_out or default_manifest_path(to))
     graph = graph or default_graph(trust_cache=False)
@@ -159,6 +167,8 @@ def promote(
         reporter=reporter,
         graph=graph,
         gate=promotion_gate(source, to, graph),
+        phase=phase,
+        override=override,
     )
     with target.connect(purpose="agent-db-promote") as connection:
         recorded = ledger.successful_checksums(connection)

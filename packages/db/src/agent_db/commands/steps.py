@@ -4,6 +4,7 @@ backoff, the blocker named, and every failure recorded and told once."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,17 @@ if TYPE_CHECKING:
 BASE = Revision(id="base", down_revisions=(), file="base", checksum="")
 
 
-def run_steps(run: MigrationRun, direction: ledger.Direction, revisions: list[str]) -> list[str]:
+# Called before each step with the revision and those done so far: raises to stop the run there
+# (the contract gate), or returns the reason to record for that step (None: the run's own).
+BeforeStep = Callable[[str, list[str]], str | None]
+
+
+def run_steps(
+    run: MigrationRun,
+    direction: ledger.Direction,
+    revisions: list[str],
+    before_step: BeforeStep | None = None,
+) -> list[str]:
     """Apply (or revert) ``revisions`` in order; returns those done."""
     graph, reporter = run.graph, run.reporter
     reporter.run_started(direction, [graph[r] for r in revisions])
@@ -42,7 +53,13 @@ def run_steps(run: MigrationRun, direction: ledger.Direction, revisions: list[st
                     "across a merge is not automated: name a target on one branch"
                 )
             destination = revision.down_revisions[0] if revision.down_revisions else "base"
-        run_one(run, direction, revision, destination, index, len(revisions))
+        run_reason = run.reason
+        step_reason = before_step(revision_id, done) if before_step is not None else None
+        run.reason = step_reason or run_reason
+        try:
+            run_one(run, direction, revision, destination, index, len(revisions))
+        finally:
+            run.reason = run_reason
         done.append(revision_id)
     reporter.run_finished()
     return done
