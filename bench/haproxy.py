@@ -86,6 +86,9 @@ defaults
     timeout server 60s
     timeout http-keep-alive 10s
     timeout queue 10s
+    # A check may take longer than the interval on a loaded machine: a slow /ready is not
+    # a failed one.
+    timeout check 2s
     option http-keep-alive
     # Only what is always safe to retry: a connection that could not be made (nothing was
     # sent). Retries and redispatches are counted and reported.

@@ -25,6 +25,13 @@
 Reported: requests and failures (non-2xx or no answer), the fewest servers HAProxy had in
 rotation and the longest time with none, p99 before / during / after the release, the gate's
 two answers, and whether the "done when" of the release holds (exit 1 when it does not).
+The release's own work (the toolkit's runs, each new API process until it is ready) runs at
+``--deploy-nice`` (default 10; the processes are put back to 0 once they serve): on a real
+deployment it runs on other machines than the serving replicas, while here everything shares
+2 cores. The database work of the migration (DDL, the backfill's batches) runs in PostgreSQL at
+normal priority, so its cost to the traffic is measured in full. ``--deploy-nice 0`` turns this
+off.
+
 Builds without the ``--phase`` flag (before the gate existed) run the expand revision with
 ``--to`` and the contract only after the last N process is gone, and say so.
 """
@@ -83,6 +90,8 @@ class Release:
     events: list[tuple[float, str]] = field(default_factory=list)
     tools: list[ToolRun] = field(default_factory=list)
     readiness: list[tuple[str, int, str]] = field(default_factory=list)
+    nice: int = 0  # niceness of the release's own work: toolkit runs, processes starting
+    unreniced: int = 0  # processes that could not be put back to niceness 0 (not root)
 
     def mark(self, label: str) -> float:
         now = time.time()
@@ -91,20 +100,26 @@ class Release:
         return now
 
     def start_api(self, build: Build, slot: str, timeout: float = 60) -> ApiProcess:
-        server = Server(API_APP, 1, build.env(self.env), cwd=build.folder)
+        log = self.proxy.folder / f"api-{build.name}-{slot}-{len(self.events)}.log"
+        server = Server(API_APP, 1, build.env(self.env), cwd=build.folder, log=log, nice=self.nice)
         server.start(timeout=timeout)
         api = ApiProcess(build, slot, server)
         status, body = wait_ready(server.base_url, timeout)
         if status != 200:
             server.stop()
             raise RuntimeError(f"{build.name} on {slot} never became ready: {status} {body}")
+        if self.nice:  # serving now: back to the priority of the processes it joins
+            try:
+                os.setpriority(os.PRIO_PROCESS, api.pid, 0)
+            except PermissionError:
+                self.unreniced += 1
         self.fleet.append(api)
         return api
 
     def probe(self, label: str) -> None:
         """Every running process's own ``/ready``, for the report."""
         for api in self.fleet:
-            status, body = get(f"{api.server.base_url}/ready")
+            status, body = get(f"{api.server.base_url}/ready", timeout=10)
             reason = json.loads(body).get("reason") if body.startswith("{") else body[:200]
             self.readiness.append((f"{label}: {api.build.name} on {api.slot}", status, reason or ""))
 
@@ -126,6 +141,8 @@ class Release:
     def toolkit(self, label: str, build: Build, *args: str) -> ToolRun:
         """``invoke db.upgrade --env staging --json ARGS`` with ``build``'s toolkit."""
         command = [sys.executable, "-m", "invoke", "db.upgrade", "--env", "staging", "--json", *args]
+        if self.nice:
+            command = ["nice", "-n", str(self.nice), *command]
         started = self.mark(f"{label}: db.upgrade {' '.join(args)} ({build.name}'s toolkit)")
         result = subprocess.run(
             command, cwd=build.folder, env=build.env(self.env), capture_output=True, text=True, check=False
@@ -218,7 +235,12 @@ def roll(release: Release, arguments: argparse.Namespace, gate: bool) -> None:
 def run(arguments: argparse.Namespace, folder: Path) -> Report:
     binary = haproxy_path()
     LOG(f"haproxy: {version(binary)}")
-    builds = release_builds.make(folder, batch_size=arguments.batch_size, pause_seconds=arguments.batch_pause)
+    builds = release_builds.make(
+        folder,
+        release=arguments.release,
+        batch_size=arguments.batch_size,
+        pause_seconds=arguments.batch_pause,
+    )
     LOG(f"builds: N {builds.old.short}, N+1 {builds.new.short} in {folder}")
     name = create_database("release")
     url = with_database(server_url(), name)
@@ -240,7 +262,7 @@ def run(arguments: argparse.Namespace, folder: Path) -> Report:
         users = write_users_file(url, key, 1_000, folder / "users.txt")
         gate = supports(builds.new, env, "--phase")
         proxy = HAProxy(binary, folder, SLOTS, {})
-        release = Release(builds, env, proxy)
+        release = Release(builds, env, proxy, nice=arguments.deploy_nice)
         for slot in SLOTS[:2]:
             release.start_api(builds.old, slot)
         proxy.initial = {api.slot: api.server.port for api in release.fleet}
@@ -250,7 +272,7 @@ def run(arguments: argparse.Namespace, folder: Path) -> Report:
         records_file = folder / "load.jsonl"
         loadgen = [
             sys.executable, "-m", "bench.loadgen", "--url", proxy.base_url, "--users", str(users),
-            "--rate", str(arguments.rate), "--out", str(records_file),
+            "--rate", str(arguments.rate), "--out", str(records_file), "--client", "aiohttp",
         ]  # fmt: skip
         loads = [load_average()]
         failure = None
@@ -287,6 +309,7 @@ def run(arguments: argparse.Namespace, folder: Path) -> Report:
             loads=loads,
             shape=shape,
             arguments=vars(arguments),
+            unreniced=release.unreniced,
         )
     finally:
         drop_database(name)
@@ -308,6 +331,13 @@ def main() -> int:
     parser.add_argument(
         "--drain", type=float, default=180.0, help="seconds the load generator may take to finish"
     )
+    parser.add_argument(
+        "--deploy-nice",
+        type=int,
+        default=10,
+        help="niceness of the release's own work (toolkit runs, new processes until ready); 0: none",
+    )
+    parser.add_argument("--release", default="HEAD", help="the commit release N is built from")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (builds, logs)")
     arguments = parser.parse_args()
     started = time.perf_counter()

@@ -3,7 +3,8 @@
 A scratch clone of this checkout (``git clone --shared``, in a temporary folder) gets two
 worktrees:
 
-- **N** is the checkout's ``HEAD``, unchanged (uncommitted changes are in neither build).
+- **N** is the checkout's ``HEAD`` (or ``--release REF``), unchanged (uncommitted changes are in
+  neither build).
 - **N+1** is a commit on the temporary branch ``bench/release-n1`` on top of N that moves the
   account's superuser flag to a ``role`` column, the classic expand/contract change:
 
@@ -122,6 +123,7 @@ class Build:
         env["PYTHONPATH"] = os.pathsep.join(
             [str(self.folder / "services/api/src"), str(self.folder / "packages/db/src")]
         )
+        env["AGENT_BUILD_COMMIT"] = self.commit  # the census's build (images set it the same way)
         return env
 
 
@@ -150,10 +152,13 @@ def replace_once(path: Path, before: str, after: str) -> None:
     path.write_text(text.replace(before, after))
 
 
-def make(folder: Path, *, batch_size: int = 1000, pause_seconds: float = 0.05) -> Builds:
-    """The scratch clone in ``folder`` and both worktrees."""
-    head = git("rev-parse", "HEAD", cwd=ROOT)
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no", cwd=ROOT))
+def make(
+    folder: Path, *, release: str = "HEAD", batch_size: int = 1000, pause_seconds: float = 0.05
+) -> Builds:
+    """The scratch clone in ``folder`` and both worktrees; N is ``release`` (a commit of this
+    repository, default HEAD)."""
+    head = git("rev-parse", "--verify", f"{release}^{{commit}}", cwd=ROOT)
+    dirty = release == "HEAD" and bool(git("status", "--porcelain", "--untracked-files=no", cwd=ROOT))
     clone = folder / "clone"
     git("clone", "--quiet", "--shared", "--no-checkout", str(ROOT), str(clone), cwd=folder)
     old = folder / "release-n"

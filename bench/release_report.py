@@ -32,18 +32,37 @@ class ToolRun:
         return self.finished - self.started
 
     def said(self, limit: int = 700) -> str:
-        """What the command said: its error, else the revisions it applied."""
-        text = " ".join(self.stderr.split())
-        if self.exit_code == 0:
-            try:
-                document = json.loads(self.stdout)
-            except ValueError:
-                document = None
-            if isinstance(document, dict):
-                applied = document.get("applied") or document.get("run", {}).get("applied")
-                if applied is not None:
-                    return f"applied {', '.join(applied) or 'nothing'}"
-        return (text[:limit] + "...") if len(text) > limit else text or self.stdout.strip()[:limit]
+        """What the command said: the revisions it applied, else its message."""
+        try:
+            document = json.loads(self.stdout)
+        except ValueError:
+            document = None
+        if isinstance(document, dict):
+            applied = document.get("applied")
+            if self.exit_code == 0 and isinstance(applied, list):
+                held = document.get("held_back") or []
+                rest = f"; held back for the contract phase: {', '.join(held)}" if held else ""
+                return f"applied {', '.join(applied) or 'nothing'}{rest}"
+            message = _message(document)
+            if message:
+                return _clip(message, limit)
+        return _clip(" ".join(self.stderr.split()) or self.stdout.strip(), limit)
+
+
+def _message(document: dict[str, Any]) -> str:
+    for key in ("message", "error", "reason"):
+        value = document.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, dict):
+            inner = _message(value)
+            if inner:
+                return inner
+    return ""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text[:limit] + "..." if len(text) > limit else text
 
 
 @dataclass
@@ -69,6 +88,7 @@ class Report:
     loads: list[str]
     shape: dataset.Shape
     arguments: dict[str, Any] = field(default_factory=dict)
+    unreniced: int = 0
 
 
 def _p(records: list[list[Any]], q: float) -> float:
@@ -112,7 +132,7 @@ def render(report: Report) -> tuple[str, bool]:
     met = all(ok for _, ok, _ in criteria)
     b = report.builds
     lines = [
-        f"Builds: N = `{b.old.short}` (the checkout's HEAD{'; it had uncommitted changes, in neither build' if b.dirty else ''}), "
+        f"Builds: N = `{b.old.short}` ({report.arguments.get('release', 'HEAD')}{'; it had uncommitted changes, in neither build' if b.dirty else ''}), "
         f"N+1 = `{b.new.short}` (branch `bench/release-n1` of a scratch clone: {b.diffstat.splitlines()[-1].strip() if b.diffstat else ''}). "
         f"{report.haproxy}, `option httpchk GET /ready` every 250 ms, rise 2 / fall 2.",
         "",
@@ -120,7 +140,13 @@ def render(report: Report) -> tuple[str, bool]:
         f"conversations, {report.shape.messages:,} messages. Traffic: {report.arguments.get('rate', 0):g} req/s "
         "open loop through HAProxy (3 in 10 `GET /users/me`, 2 `GET /agents/{id}`, 3 `GET .../messages?limit=20`, "
         "2 `POST .../messages`), 1,000 users; two API processes of 1 uvicorn worker each. "
-        f"Load average at the start, the release's start and its end: {', '.join(report.loads)}.",
+        f"Load average at the start, the release's start and its end: {', '.join(report.loads)}. "
+        f"The release's own work (toolkit runs, processes starting) at niceness {report.arguments.get('deploy_nice', 0)}"
+        + (
+            f" ({report.unreniced} process(es) could not be put back to 0: not root)."
+            if report.unreniced
+            else "."
+        ),
         "",
         "| criterion | met | measured |",
         "| --- | --- | --- |",

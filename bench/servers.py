@@ -67,6 +67,8 @@ class Server:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     cwd: Path = ROOT  # where it runs (a build's worktree, for the release benchmark)
+    log: Path | None = None  # its stderr (the API's log lines), else inherited
+    nice: int = 0  # start at this niceness (see bench/release.py: startup off the serving CPU)
 
     @property
     def base_url(self) -> str:
@@ -90,9 +92,19 @@ class Server:
             "--log-level",
             "warning",
         ]
+        if self.nice:
+            command = ["nice", "-n", str(self.nice), *command]
+        stderr = self.log.open("ab") if self.log is not None else None
         self.process = subprocess.Popen(
-            command, cwd=self.cwd, env=self.env, start_new_session=True, stdout=subprocess.DEVNULL
+            command,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )
+        if stderr is not None:
+            stderr.close()  # the child has its own copy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
