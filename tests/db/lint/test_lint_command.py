@@ -76,7 +76,13 @@ def test_two_heads_are_refused_naming_both_files(versions: Path) -> None:
 def test_json_is_one_document_and_exit_3(versions: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import tasks
 
-    write_revision(versions, NEW, package_head(), 'op.drop_column("users", "hashed_password")')
+    write_revision(
+        versions,
+        NEW,
+        package_head(),
+        'op.drop_column("users", "hashed_password")',
+        header='phase = "contract"',
+    )
     with pytest.raises(Exit) as caught:
         tasks.db.lint_migrations(Context(), json=True)
     assert caught.value.code == 3

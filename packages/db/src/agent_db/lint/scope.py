@@ -12,6 +12,9 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_db.revisions.graph import RevisionGraph
+from agent_db.revisions.phases import MAP_FILE, load_phase_map, map_path
+
 MAIN_BRANCHES = ("main", "origin/main")
 
 
@@ -67,9 +70,15 @@ def changed_revisions(versions: Path) -> Scope:
     # ls-files prints paths relative to the directory it runs in.
     paths |= {(versions / name).resolve() for name in untracked.split("\0") if name}
     revisions = frozenset(p for p in paths if p.suffix == ".py" and p.parent == versions.resolve())
-    return Scope(
-        revisions,
-        f"revisions added or changed since {base[:12]} (git merge-base HEAD main); "
-        "--all for the whole history",
-        base,
-    )
+    note = f"revisions added or changed since {base[:12]} (git merge-base HEAD main)"
+    if map_path(versions).resolve() in paths:
+        # A changed phase map changes what its revisions are checked against: lint them too.
+        revisions |= _mapped_revisions(versions)
+        note += f", and those {MAP_FILE} names (it changed)"
+    return Scope(revisions, f"{note}; --all for the whole history", base)
+
+
+def _mapped_revisions(versions: Path) -> frozenset[Path]:
+    graph = RevisionGraph.load(versions)
+    named = load_phase_map(versions).phases
+    return frozenset(graph[rev].path.resolve() for rev in named if rev in graph)

@@ -7,7 +7,8 @@ autocommit block. Each rule (:mod:`.base`) holds its name, its text, its check a
 alternative together; squawk's names and alternatives are in :mod:`agent_db.lint.squawk_rules`.
 
 - :mod:`.columns`, :mod:`.tables`, :mod:`.indexes`, :mod:`.constraints`, :mod:`.data`: rules on
-  one operation;
+  one operation; :mod:`.phases`: what an expand revision must not remove, what a contract
+  revision must not add;
 - :mod:`.revision`: rules on the revision as a whole (its lock_timeout, its lint_accept).
 """
 
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING
 from alembic.operations import ops
 from sqlalchemy import MetaData
 
-from agent_db.lint.rules import columns, constraints, data, indexes, revision, tables
+from agent_db.lint.rules import columns, constraints, data, indexes, phases, revision, tables
 from agent_db.lint.rules.base import OperationContext, OperationRule, RevisionRule, Rule, table_key
+from agent_db.revisions.phases import phase_of
 
 if TYPE_CHECKING:
     from agent_db.lint.capture import CapturedOperation, RenderedRevision
@@ -31,6 +33,7 @@ OPERATION_RULES: tuple[OperationRule, ...] = (
     *indexes.RULES,
     *constraints.RULES,
     *data.RULES,
+    *phases.RULES,
 )
 REVISION_RULES: tuple[RevisionRule, ...] = revision.REVISION_RULES
 LINT_ACCEPT = revision.LINT_ACCEPT
@@ -62,9 +65,10 @@ def check_operations(rendered: RenderedRevision, metadata: MetaData) -> Operatio
     """Apply every operation rule to each operation of one revision, in the order they ran."""
     created: set[str] = set()
     review = OperationReview([], set())
+    phase = phase_of(rendered.revision)
     for captured in rendered.operations:
         operation = captured.operation
-        seen = OperationContext(captured, frozenset(created), metadata)
+        seen = OperationContext(captured, frozenset(created), metadata, phase)
         if seen.subject_table is not None and seen.is_new(seen.subject_table):
             review.on_new_tables.add(id(captured))
         for rule in OPERATION_RULES:

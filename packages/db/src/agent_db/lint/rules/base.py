@@ -43,6 +43,7 @@ class OperationContext:
     captured: CapturedOperation
     created: frozenset[str]  # tables (by table_key) this revision created before the operation
     metadata: MetaData  # the models: what the running code maps
+    phase: str = "expand"  # the revision's (agent_db.revisions.phases)
 
     @property
     def operation(self) -> MigrateOperation:

@@ -92,7 +92,7 @@ SET_NOT_NULL = OperationRule(
 )
 
 
-def _is_widening(existing: object, new: object) -> bool:
+def is_widening(existing: object, new: object) -> bool:
     """A varchar made longer (or unbounded) changes only the catalog: no rewrite."""
     if not isinstance(existing, String) or not isinstance(new, String):
         return False
@@ -108,7 +108,7 @@ def _changed_type(seen: OperationContext) -> str | None:
     if (
         operation is not None
         and operation.modify_type is not None
-        and not _is_widening(operation.existing_type, operation.modify_type)
+        and not is_widening(operation.existing_type, operation.modify_type)
     ):
         return f"{_where(operation)} to {operation.modify_type!r}"
     return None
