@@ -141,6 +141,30 @@ def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, i
     say(f"{env}: the API serves this release (code and database at {', '.join(ready.schema_revision)})")
 
 
+@task(
+    help={
+        "base": "the previous release: a commit, tag or branch (CI: the pull request's base)",
+        "json": "print one JSON document",
+    }
+)
+@reports_errors
+def compat(c: Context, base: str, json: bool = False) -> None:
+    """Serve the --base release's API on a scratch database migrated by this commit's expand
+    revisions, one at a time, and run its own API flows after each (exit 3 names the revision
+    that breaks it). Scratch databases go to AGENT_DB_REFERENCE_URL's server."""
+    from agent_db.cli.compat import print_compat
+    from agent_db.cli.console import say
+    from agent_db.commands.compat import CompatibilityBroken, run_compat
+    from agent_db.commands.drift import reference
+
+    try:
+        report = run_compat(base, server=reference().server(), on_step=say)
+    except CompatibilityBroken as broken:
+        print_compat(broken.report, as_json=json)
+        raise
+    print_compat(report, as_json=json)
+
+
 @task(help={"host": "interface to bind", "port": "port"})
 @reports_errors
 def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
@@ -154,4 +178,4 @@ def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
     serve_api("dev", host, port, 1)
 
 
-collection = Collection("api", serve, grant_superuser, rollout, smoke)
+collection = Collection("api", serve, grant_superuser, rollout, smoke, compat)

@@ -32,6 +32,8 @@ from tests.support.workflows import (
 )
 
 _CONTEXT_VALUE = re.compile(r"\$\{\{\s*(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# `${{ github.a.b }}` or `${{ github.a.b || github.c }}`: the first non-empty one.
+_GITHUB_VALUE = re.compile(r"\$\{\{\s*(github\.[\w.]+(?:\s*\|\|\s*github\.[\w.]+)*)\s*\}\}")
 
 # `uv` inside an emulated step: `uv run invoke` runs this checkout's tasks with the test's
 # interpreter (whose environment is the locked one); `uv sync --locked` has nothing left to do.
@@ -88,7 +90,8 @@ class WorkflowRun:
     """One run of a workflow: its jobs share artifacts and nothing else.
 
     ``secrets`` and ``variables`` map a GitHub environment name (``""`` for the repository) to its
-    values, so a job sees only its own environment's secrets, as on GitHub. ``service_urls``
+    values, so a job sees only its own environment's secrets, as on GitHub. ``github`` holds the
+    values of the github context the workflow reads (``event.pull_request.base.sha``...). ``service_urls``
     replaces values the workflow gives to these variables (URLs of its service containers) with
     databases of the test server; each must be used by some job, so a renamed variable is noticed.
     """
@@ -98,6 +101,7 @@ class WorkflowRun:
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     service_urls: dict[str, str] = field(default_factory=dict)
+    github: dict[str, str] = field(default_factory=dict)  # the github context: "event.before" -> sha
     extra_env: dict[str, str] = field(default_factory=dict)
     step_timeout: float = 240.0
     results: dict[str, JobResult] = field(default_factory=dict)
@@ -164,7 +168,13 @@ class WorkflowRun:
                     return values[match.group(2)]
             return ""  # GitHub gives an empty string for a missing secret or variable
 
-        expanded = _CONTEXT_VALUE.sub(lookup, text)
+        def github(match: re.Match[str]) -> str:
+            paths = [path.strip().removeprefix("github.") for path in match.group(1).split("||")]
+            if any(path not in self.github for path in paths):
+                raise EmulationError(f"unsupported expression in {text!r} (give the run its github context)")
+            return next((self.github[path] for path in paths if self.github[path]), "")
+
+        expanded = _GITHUB_VALUE.sub(github, _CONTEXT_VALUE.sub(lookup, text))
         if "${{" in expanded:
             raise EmulationError(f"unsupported expression in {text!r}")
         return expanded
