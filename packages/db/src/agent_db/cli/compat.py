@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agent_db.cli.console import print_json, say, warn_skipped
-from agent_db.commands.compat import CompatReport
+
+if TYPE_CHECKING:
+    from agent_db.commands.compat import CompatReport
 
 
 def print_compat(report: CompatReport, *, as_json: bool) -> None:
