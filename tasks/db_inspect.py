@@ -33,10 +33,18 @@ def heads(c: Context, env: str = "dev") -> None:
     print_heads(default_graph())
 
 
-@task(help={"env": ENV_HELP, "verbose": "show parents, paths and full messages"})
+@task(
+    help={
+        "env": ENV_HELP,
+        "verbose": "show parents, paths and full messages",
+        "json": "print one JSON document",
+    }
+)
 @reports_errors
-def history(c: Context, env: str = "dev", verbose: bool = False) -> None:
-    """The revision history, newest first, marking where each reachable environment stands."""
+def history(c: Context, env: str = "dev", verbose: bool = False, json: bool = False) -> None:
+    """The revision history, newest first, with each revision's phase, marking where each
+    reachable environment stands."""
+    from agent_db.cli.console import print_json
     from agent_db.cli.results import print_history
     from agent_db.commands.history import history as read_history
     from agent_db.commands.positions import all_positions
@@ -44,7 +52,11 @@ def history(c: Context, env: str = "dev", verbose: bool = False) -> None:
     from agent_db.settings import load_settings
 
     load_settings(env)  # an unknown --env is an error here too, not silently ignored
-    print_history(read_history(default_graph(), all_positions()), verbose=verbose, root=ROOT)
+    entries = read_history(default_graph(), all_positions())
+    if json:
+        print_json({"revisions": [entry.as_json() for entry in entries]})
+    else:
+        print_history(entries, verbose=verbose, root=ROOT)
 
 
 @task(

@@ -65,10 +65,11 @@ def print_history(entries: Sequence[HistoryEntry], *, verbose: bool, root: Path)
         envs = f"  <- {', '.join(entry.environments)}" if entry.environments else ""
         parents = ", ".join(entry.parents) or "<base>"
         if not verbose:
-            print(f"{parents} -> {entry.revision}{head}, {entry.message}{envs}")
+            print(f"{parents} -> {entry.revision}{head}, {entry.message} [{entry.phase}]{envs}")
             continue
         print(f"Rev: {entry.revision}{head}{envs}")
         print(f"Parent: {parents}")
+        print(f"Phase: {entry.phase}")
         print(f"Path: {os.path.relpath(entry.path, root)}")
         print()
         for line in docstring(entry.path).splitlines():

@@ -60,6 +60,19 @@ def _current(env: EnvironmentStatus) -> Cell:
     return Cell(", ".join(c[:12] for c in env.current) or "base")
 
 
+def _pending_phases(env: EnvironmentStatus) -> Cell:
+    if not env.reachable:
+        return NOT_READ
+    phases = list(env.pending_phases.values())
+    if not phases:
+        return Cell("none")
+    contract = [rev for rev, phase in env.pending_phases.items() if phase == "contract"]
+    counts = f"{phases.count('expand')} expand, {len(contract)} contract"
+    if not contract:
+        return Cell(counts)
+    return Cell(f"{counts} (first: {contract[0][:12]}; runs after the rollout)", "warn")
+
+
 def _checksums(env: EnvironmentStatus) -> Cell:
     report = env.checksums
     if report is None:
@@ -97,6 +110,7 @@ COLUMNS: list[Column] = [
     Column("environment", _environment),
     Column("state", _state),
     Column("current", _current),
+    Column("pending phases", _pending_phases),
     Column("checksums", _checksums),
     Column("drift", _drift),
     Column("last deployment", _last_deployment),

@@ -6,9 +6,11 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent_db.commands.positions import Position
 from agent_db.revisions.graph import RevisionGraph
+from agent_db.revisions.phases import graph_phases
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,18 @@ class HistoryEntry:
     path: str
     is_head: bool
     environments: tuple[str, ...]
+    phase: str = "expand"  # agent_db.revisions.phases
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "parents": list(self.parents),
+            "message": self.message,
+            "path": self.path,
+            "is_head": self.is_head,
+            "phase": self.phase,
+            "environments": list(self.environments),
+        }
 
 
 def history(graph: RevisionGraph, positions: Sequence[Position] = ()) -> list[HistoryEntry]:
@@ -27,6 +41,7 @@ def history(graph: RevisionGraph, positions: Sequence[Position] = ()) -> list[Hi
         for revision in position.revisions or ():
             where.setdefault(revision, []).append(position.environment)
     heads = set(graph.heads)
+    phases = graph_phases(graph)
     return [
         HistoryEntry(
             revision=rev,
@@ -35,6 +50,7 @@ def history(graph: RevisionGraph, positions: Sequence[Position] = ()) -> list[Hi
             path=str(graph[rev].path),
             is_head=rev in heads,
             environments=tuple(where.get(rev, ())),
+            phase=phases[rev],
         )
         for rev in reversed(graph.linear_order())
     ]

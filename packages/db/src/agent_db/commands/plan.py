@@ -10,6 +10,7 @@ from agent_db.commands.guards import check_known, relative_steps
 from agent_db.commands.positions import read_position
 from agent_db.database.target import Target
 from agent_db.revisions.graph import RevisionGraph, default_graph
+from agent_db.revisions.phases import phase_of
 
 if TYPE_CHECKING:
     from agent_db.commands.data_loss import DataLossReport
@@ -24,6 +25,7 @@ class PlannedRevision:
     lock_timeout: str
     statement_timeout: str
     sql: str
+    phase: str = "expand"  # agent_db.revisions.phases
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -58,7 +60,15 @@ class Plan:
             header += "".join(f"-- DESTROYS {loss.describe()}\n" for loss in lost) or "-- destroys no data\n"
             if lost:
                 header += "-- db.downgrade refuses this without --accept-data-loss\n"
-        return header + "\n".join(f"-- {r.revision}: {r.message} ({r.file})\n{r.sql}" for r in self.revisions)
+        contract = [r.revision for r in self.revisions if r.phase == "contract"]
+        if contract and self.direction == "upgrade":
+            header += (
+                f"-- contract revision(s) {', '.join(contract)}: db.upgrade --phase expand stops "
+                "before the first; --phase contract (or all) runs them once no older API needs them\n"
+            )
+        return header + "\n".join(
+            f"-- {r.revision} [{r.phase}]: {r.message} ({r.file})\n{r.sql}" for r in self.revisions
+        )
 
 
 def build_plan(target: Target, to: str = "head", *, graph: RevisionGraph | None = None) -> Plan:
@@ -113,4 +123,5 @@ def _planned(target: Target, graph: RevisionGraph, revision_id: str, direction: 
         statement_timeout=statement_timeout,
         sql=timeout_preamble(lock_timeout, statement_timeout)
         + render(graph, revision, environment=target.name),
+        phase=phase_of(revision),
     )

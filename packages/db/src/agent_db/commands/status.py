@@ -14,6 +14,7 @@ from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
 from agent_db.errors import AgentDbError
 from agent_db.revisions.graph import RevisionGraph, default_graph
+from agent_db.revisions.phases import phase_of
 from agent_db.settings import DatabaseSettings, load_all_settings
 
 
@@ -28,6 +29,7 @@ class EnvironmentStatus:
     current: list[str] = field(default_factory=list)
     at_head: bool = False
     pending: list[str] = field(default_factory=list)
+    pending_phases: dict[str, str] = field(default_factory=dict)  # each pending revision's phase
     unknown: list[str] = field(default_factory=list)
     checksums: ChecksumReport | None = None
     drift: list[str] | None = None  # None: not checked
@@ -85,6 +87,7 @@ def environment_status(settings: DatabaseSettings, graph: RevisionGraph, *, drif
             known = tuple(rev for rev in current if rev in graph)
             status.at_head = set(current) == set(graph.heads)
             status.pending = graph.upgrade_path(known, graph.single_head()) if len(graph.heads) == 1 else []
+            status.pending_phases = {rev: phase_of(graph[rev]) for rev in status.pending}
             status.checksums = check_applied(connection, graph, known)
             status.last_deployment = _last_deployment(ledger.last_entry(connection))
             if drift and not status.unknown:
