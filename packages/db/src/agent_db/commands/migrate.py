@@ -163,6 +163,7 @@ def stamp(
         before = current_revisions(run.lock)
         label = destination or "base"
         revision = graph[destination] if destination else BASE
+        run.telemetry.run_planned("stamp", [label])
         run_one(run, "stamp", revision, label, 1, 1)
         after = current_revisions(run.lock)
         return RunResult(target.name, "stamp", before, after, [label], str(run.run_id))

@@ -8,10 +8,11 @@ revision's) timeouts set before it.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
@@ -19,10 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent_db.commands.failures import connection_loss_is_one_message
 from agent_db.commands.progress import Reporter
+from agent_db.commands.telemetry import RunTelemetry, start_telemetry
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
 from agent_db.database.consumers import ensure_consumers_table
-from agent_db.database.lock import acquire, unlock
+from agent_db.database.lock import LockHolder, acquire, unlock
 from agent_db.database.target import Target
 from agent_db.revisions.graph import Revision, RevisionGraph
 
@@ -41,6 +43,7 @@ class MigrationRun:
     reporter: Reporter
     run_id: uuid.UUID
     reason: str | None
+    telemetry: RunTelemetry = field(default_factory=RunTelemetry)
     _script: ScriptDirectory | None = None
 
     # Alembic is imported only when a step runs: a no-op run stays fast.
@@ -109,16 +112,41 @@ def open_run(
     """Connect, take the migration lock, make sure the ledger and the census exist and close the
     steps a dead runner left open; release the lock however the run ends."""
     purpose = f"agent-db-migrate:{target.name}"
-    with connection_loss_is_one_message(target), target.connect(purpose=purpose, autocommit=True) as lock:
-        acquire(lock, wait_seconds=target.settings.lock_wait_seconds, on_wait=reporter.waiting_for_lock)
-        try:
-            ledger.ensure_ledger(lock)
-            ensure_consumers_table(lock)
-            ledger.close_abandoned_steps(lock)
-            with target.connect(purpose=f"{purpose}:step") as migration:
-                yield MigrationRun(target, lock, migration, graph, reporter, uuid.uuid4(), reason)
-        finally:
-            # When the session is gone, so is the lock; a broken connection may also refuse
-            # with "rollback first" (not a DBAPIError).
-            with suppress(SQLAlchemyError):
-                unlock(lock)
+    run_id = uuid.uuid4()
+    telemetry = start_telemetry(target, run_id)
+
+    def on_wait(holder: LockHolder | None, remaining_seconds: float) -> None:
+        reporter.waiting_for_lock(holder, remaining_seconds)
+        telemetry.lock_waiting(holder.describe() if holder else None, remaining_seconds)
+
+    error: BaseException | None = None
+    after: tuple[str, ...] | None = None
+    try:
+        with (
+            connection_loss_is_one_message(target),
+            target.connect(purpose=purpose, autocommit=True) as lock,
+        ):
+            waiting = time.monotonic()
+            acquire(lock, wait_seconds=target.settings.lock_wait_seconds, on_wait=on_wait)
+            telemetry.lock_acquired(time.monotonic() - waiting)
+            try:
+                ledger.ensure_ledger(lock)
+                ensure_consumers_table(lock)
+                ledger.close_abandoned_steps(lock)
+                if telemetry.wants_positions:
+                    telemetry.positions_before(current_revisions(lock))
+                with target.connect(purpose=f"{purpose}:step") as migration:
+                    yield MigrationRun(target, lock, migration, graph, reporter, run_id, reason, telemetry)
+                if telemetry.wants_positions:
+                    with suppress(SQLAlchemyError):
+                        after = current_revisions(lock)
+            finally:
+                # When the session is gone, so is the lock; a broken connection may also refuse
+                # with "rollback first" (not a DBAPIError).
+                with suppress(SQLAlchemyError):
+                    unlock(lock)
+    except BaseException as failure:
+        error = failure
+        raise
+    finally:
+        telemetry.run_finished(error, after)

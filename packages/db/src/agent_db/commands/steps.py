@@ -41,6 +41,7 @@ def run_steps(
     """Apply (or revert) ``revisions`` in order; returns those done."""
     graph, reporter = run.graph, run.reporter
     reporter.run_started(direction, [graph[r] for r in revisions])
+    run.telemetry.run_planned(direction, revisions)
     run.load_scripts(revisions)
     done: list[str] = []
     for index, revision_id in enumerate(revisions, start=1):
@@ -74,7 +75,7 @@ def run_one(
     total: int,
 ) -> None:
     """One revision's step, retried while its locks time out (not for stamps)."""
-    target, reporter = run.target, run.reporter
+    target, reporter, telemetry = run.target, run.reporter, run.telemetry
     attempts = 1 + (target.settings.lock_retries if direction != "stamp" else 0)
     for attempt in range(1, attempts + 1):
         lock_timeout, _ = run.set_timeouts(revision)
@@ -90,6 +91,7 @@ def run_one(
             attempt=attempt,
             phase=None if revision is BASE else phase_of(revision),
         )
+        telemetry.step_attempt(revision, direction, index, total, attempt, row_id)
 
         def mark_success(*, ctx: Any, row_id: int = row_id, **_: Any) -> None:
             ledger.finish_step(ctx.connection, row_id, "success")
@@ -109,6 +111,7 @@ def run_one(
                     run.migration.invalidate()
                 lost = lost_during_step(target, where, error)
                 _record_failure(run, row_id, str(lost))  # when only the step's session died
+                telemetry.step_finished(revision, "failed", time.monotonic() - started, error=str(lost))
                 raise lost from None
             if run.migration.in_transaction():
                 run.migration.rollback()
@@ -120,16 +123,23 @@ def run_one(
             else:
                 message = f"{where} failed: {describe_failure(error)}"
             _record_failure(run, row_id, message)
+            blocker = watch.describe() if is_lock_timeout(error) else None
             if is_lock_timeout(error) and attempt < attempts:
                 delay = target.settings.retry_backoff_seconds * 2 ** (attempt - 1)
                 reporter.step_retrying(revision, f"{message}; attempt {attempt + 1} of {attempts}", delay)
+                telemetry.step_retrying(revision, message, blocker, delay)
                 time.sleep(delay)
                 continue
+            telemetry.step_finished(
+                revision, "failed", time.monotonic() - started, error=message, blocker=blocker
+            )
             position = ", ".join(current_revisions(run.lock)) or "base"
             raise MigrationFailed(
                 f"{message}. {target.name} stays at {position}{next_step_hint(error)}"
             ) from None
-        reporter.step_finished(revision, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        reporter.step_finished(revision, seconds)
+        telemetry.step_finished(revision, "success", seconds)
         return
 
 

@@ -71,9 +71,24 @@ def tool_version() -> str:
     return f"agent-db {agent_db.__version__} (alembic {alembic.__version__})"
 
 
+def ci_run() -> str | None:
+    """The CI run (a deploy workflow's run, attempt included) this process belongs to: the
+    address of the GitHub Actions run, or ``AGENT_DB_CI_RUN`` as another CI system sets it."""
+    if os.environ.get("AGENT_DB_CI_RUN"):
+        return os.environ["AGENT_DB_CI_RUN"][:500]
+    run_id = os.environ.get("GITHUB_RUN_ID")
+    if not run_id:
+        return None
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    repository = os.environ.get("GITHUB_REPOSITORY", "")
+    attempt = os.environ.get("GITHUB_RUN_ATTEMPT", "1")
+    return f"{server}/{repository}/actions/runs/{run_id}/attempts/{attempt}"
+
+
 def provenance() -> dict[str, str | None]:
-    """Who ran a step, from which commit, with which tool: recorded on every ledger row."""
-    return {"actor": actor(), "git_commit": git_commit(), "tool_version": tool_version()}
+    """Who ran a step, from which commit, with which tool, in which CI run: recorded on every
+    ledger row."""
+    return {"actor": actor(), "git_commit": git_commit(), "tool_version": tool_version(), "ci_run": ci_run()}
 
 
 def new_run_id() -> uuid.UUID:
@@ -97,9 +112,10 @@ def start_step(
         text(
             """
             INSERT INTO schema_ledger (run_id, revision, direction, checksum, environment,
-                actor, git_commit, tool_version, reason, attempt, backend_pid, phase)
+                actor, git_commit, tool_version, reason, attempt, backend_pid, phase, ci_run)
             VALUES (:run_id, :revision, :direction, :checksum, :environment,
-                :actor, :git_commit, :tool_version, :reason, :attempt, pg_backend_pid(), :phase)
+                :actor, :git_commit, :tool_version, :reason, :attempt, pg_backend_pid(), :phase,
+                :ci_run)
             RETURNING id
             """
         ),
@@ -147,10 +163,11 @@ def record_completed_step(
         text(
             """
             INSERT INTO schema_ledger (run_id, revision, direction, checksum, environment,
-                actor, git_commit, tool_version, outcome, finished_at, reason, backend_pid, phase)
+                actor, git_commit, tool_version, outcome, finished_at, reason, backend_pid, phase,
+                ci_run)
             VALUES (:run_id, :revision, :direction, :checksum, :environment, :actor,
                 :git_commit, :tool_version, 'success', clock_timestamp(), :reason, pg_backend_pid(),
-                :phase)
+                :phase, :ci_run)
             """
         ),
         {
@@ -202,6 +219,7 @@ class LedgerEntry:
     reason: str | None
     attempt: int
     phase: str | None = None  # None: recorded before the ledger had phases
+    ci_run: str | None = None  # the CI run's address; None outside CI or before the column
 
     def as_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -221,11 +239,17 @@ def _phase_column(connection: Connection) -> str:
     return "phase" if "phase" in ledger_columns(connection) else "NULL"
 
 
+def _later_columns(connection: Connection) -> str:
+    """``phase, ci_run`` as far as the live ledger has them (NULL in their place otherwise)."""
+    present = ledger_columns(connection)
+    return ", ".join(name if name in present else "NULL" for name in ("phase", "ci_run"))
+
+
 def entries(connection: Connection, *, limit: int | None = None) -> list[LedgerEntry]:
     """Ledger rows, newest first (empty when the ledger does not exist yet)."""
     if not table_exists(connection, LEDGER_TABLE):
         return []
-    query = f"SELECT {_COLUMNS}, {_phase_column(connection)} FROM schema_ledger ORDER BY id DESC"
+    query = f"SELECT {_COLUMNS}, {_later_columns(connection)} FROM schema_ledger ORDER BY id DESC"
     if limit is not None:
         query += f" LIMIT {int(limit)}"
     return [LedgerEntry(*row) for row in connection.execute(text(query))]
