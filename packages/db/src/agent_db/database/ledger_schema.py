@@ -74,7 +74,7 @@ _COLUMNS_ADDED: tuple[tuple[str, str], ...] = (
         "ALTER TABLE schema_ledger ADD COLUMN IF NOT EXISTS phase text "
         "CHECK (phase IN ('expand', 'contract'))",
     ),
-    # The CI run that ran the step (agent_db.database.ledger.ci_run): the deploy's address.
+    # The CI run that ran the step (agent_db.database.provenance.ci_run): the deploy's address.
     ("ci_run", "ALTER TABLE schema_ledger ADD COLUMN IF NOT EXISTS ci_run text"),
 )
 
