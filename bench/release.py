@@ -208,6 +208,61 @@ def prepare_database(url: str, builds: Builds, env: dict[str, str], shape: datas
     return time.perf_counter() - started
 
 
+def data_checks(url: str, records: list[list[object]], shape: dataset.Shape) -> list[tuple[str, bool, str]]:
+    """What the release must not have lost: every role backfilled and the admins kept (the
+    dataset makes every tenth user a superuser), the dropped column gone, every message the
+    traffic was told was stored (2xx) in the table."""
+    admins = shape.users // 10
+    stored = sum(1 for r in records if r[3] == "post" and 200 <= int(str(r[2])) < 300)
+    unanswered = sum(1 for r in records if r[3] == "post" and not 200 <= int(str(r[2])) < 300)
+    with psycopg.connect(url) as connection:
+        columns = {
+            row[0]
+            for row in connection.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
+            )
+        }
+        role = (
+            connection.execute(
+                "SELECT count(*), count(*) FILTER (WHERE role IS NULL), "
+                "count(*) FILTER (WHERE role = 'admin') FROM users"
+            ).fetchone()
+            if "role" in columns
+            else None
+        )
+        row = connection.execute(
+            "SELECT count(*) FROM messages WHERE content LIKE 'load message %'"
+        ).fetchone()
+    messages = int(row[0]) if row else 0
+    checks = []
+    if role is None:
+        checks.append(("data: users.role backfilled, admins kept", False, "users has no role column"))
+    else:
+        total, missing, admin = role
+        checks.append(
+            (
+                "data: users.role backfilled, admins kept",
+                missing == 0 and admin == admins,
+                f"{total:,} users, {missing} without a role, {admin:,} admins (expected {admins:,})",
+            )
+        )
+    checks.append(
+        (
+            "data: users.is_superuser dropped by the contract",
+            "is_superuser" not in columns,
+            "gone" if "is_superuser" not in columns else "still there",
+        )
+    )
+    checks.append(
+        (
+            "data: every message answered 2xx is stored",
+            messages >= stored and messages <= stored + unanswered,
+            f"{stored:,} answered 2xx, {messages:,} rows ({unanswered} posts without a 2xx answer)",
+        )
+    )
+    return checks
+
+
 def roll(release: Release, arguments: argparse.Namespace, gate: bool) -> None:
     """Everything between the baseline and the after window."""
     old, new = release.builds.old, release.builds.new
@@ -301,6 +356,7 @@ def run(arguments: argparse.Namespace, folder: Path) -> Report:
                 api.server.stop()
         records = [json.loads(line) for line in records_file.read_text().splitlines()]
         return Report(
+            checks=data_checks(url, records, shape),
             outcome=Outcome(records, release.events, release.tools, release.readiness, sampler, counters),
             builds=builds,
             haproxy=version(binary),

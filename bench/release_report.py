@@ -89,6 +89,7 @@ class Report:
     shape: dataset.Shape
     arguments: dict[str, Any] = field(default_factory=dict)
     unreniced: int = 0
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
 
 
 def _p(records: list[list[Any]], q: float) -> float:
@@ -127,6 +128,7 @@ def render(report: Report) -> tuple[str, bool]:
             "; ".join(f"{t.label}: exit {t.exit_code}" for t in (*refused, *final)) or "not exercised",
         ),
     ]
+    criteria += report.checks
     if report.failure:
         criteria.append(("the release completed", False, report.failure))
     met = all(ok for _, ok, _ in criteria)
