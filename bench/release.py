@@ -58,6 +58,7 @@ from bench import dataset, release_builds
 from bench.api import load_average, write_users_file
 from bench.common import create_database, drop_database, machine, server_url, with_database
 from bench.haproxy import HAProxy, ReadySampler, haproxy_path, version
+from bench.locks import LockSampler
 from bench.migrations_load import process
 from bench.release_builds import Build, Builds
 from bench.release_report import Outcome, Report, ToolRun, render
@@ -318,46 +319,59 @@ def run(arguments: argparse.Namespace, folder: Path) -> Report:
         gate = supports(builds.new, env, "--phase")
         proxy = HAProxy(binary, folder, SLOTS, {})
         release = Release(builds, env, proxy, nice=arguments.deploy_nice)
-        for slot in SLOTS[:2]:
-            release.start_api(builds.old, slot)
-        proxy.initial = {api.slot: api.server.port for api in release.fleet}
-        proxy.start()
-        sampler = ReadySampler(proxy)
-        sampler.start()
         records_file = folder / "load.jsonl"
-        loadgen = [
-            sys.executable, "-m", "bench.loadgen", "--url", proxy.base_url, "--users", str(users),
-            "--rate", str(arguments.rate), "--out", str(records_file), "--client", "aiohttp",
-        ]  # fmt: skip
         loads = [load_average()]
         failure = None
         try:
-            with process(loadgen, dict(os.environ)) as load:
-                release.mark("traffic starts")
-                time.sleep(arguments.warmup)
-                release.mark("baseline starts")
-                time.sleep(arguments.before)
-                loads.append(load_average())
-                try:
-                    roll(release, arguments, gate)
-                except RuntimeError as error:
-                    failure = str(error)
-                    release.mark(f"release stopped: {failure}")
-                loads.append(load_average())
-                time.sleep(arguments.after)
-                release.mark("traffic stops")
-                load.send_signal(signal.SIGTERM)
-                load.wait(timeout=arguments.drain)
+            for slot in SLOTS[:2]:
+                release.start_api(builds.old, slot)
+            proxy.initial = {api.slot: api.server.port for api in release.fleet}
+            proxy.start()
+            for slot in proxy.initial:  # HAProxy starts its servers DOWN until their checks pass
+                proxy.wait_status(slot, "UP", 30)
+            downtime_at_start = int(proxy.backend().get("downtime") or 0)
+            sampler = ReadySampler(proxy)
+            sampler.start()
+            locks = LockSampler(url, interval=0.05)
+            locks.start()
+            loadgen = [
+                sys.executable, "-m", "bench.loadgen", "--url", proxy.base_url, "--users", str(users),
+                "--rate", str(arguments.rate), "--out", str(records_file), "--client", "aiohttp",
+            ]  # fmt: skip
+            try:
+                with process(loadgen, dict(os.environ)) as load:
+                    release.mark("traffic starts")
+                    time.sleep(arguments.warmup)
+                    release.mark("baseline starts")
+                    time.sleep(arguments.before)
+                    loads.append(load_average())
+                    try:
+                        roll(release, arguments, gate)
+                    except RuntimeError as error:
+                        failure = str(error)
+                        release.mark(f"release stopped: {failure}")
+                    loads.append(load_average())
+                    time.sleep(arguments.after)
+                    release.mark("traffic stops")
+                    load.send_signal(signal.SIGTERM)
+                    load.wait(timeout=arguments.drain)
+            finally:
+                sampler.stop()
+                locks.stop()
+                counters = {"backend": proxy.backend(), **proxy.servers()}
+                # What HAProxy counted before the traffic started is not the release's.
+                backend = counters["backend"]
+                backend["downtime"] = str(int(backend.get("downtime") or 0) - downtime_at_start)
         finally:
-            sampler.stop()
-            counters = {"backend": proxy.backend(), **proxy.servers()} if proxy.process else {}
             proxy.stop()
             for api in release.fleet:
                 api.server.stop()
         records = [json.loads(line) for line in records_file.read_text().splitlines()]
         return Report(
             checks=data_checks(url, records, shape),
-            outcome=Outcome(records, release.events, release.tools, release.readiness, sampler, counters),
+            outcome=Outcome(
+                records, release.events, release.tools, release.readiness, sampler, counters, locks
+            ),
             builds=builds,
             haproxy=version(binary),
             gate=gate,

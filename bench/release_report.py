@@ -8,11 +8,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bench.migrations_load import failed, ms, percentile, window
+from bench.migrations_load import (
+    API_APPLICATION,
+    MIGRATION_APPLICATION,
+    describe_wait,
+    failed,
+    ms,
+    percentile,
+    window,
+)
 
 if TYPE_CHECKING:
     from bench import dataset
     from bench.haproxy import ReadySampler
+    from bench.locks import LockSampler
     from bench.release_builds import Builds
 
 
@@ -73,6 +82,7 @@ class Outcome:
     readiness: list[tuple[str, int, str]]
     sampler: ReadySampler
     counters: dict[str, dict[str, str]]
+    locks: LockSampler
 
     def at(self, prefix: str) -> float | None:
         return next((t for t, label in self.events if label.startswith(prefix)), None)
@@ -170,6 +180,10 @@ def render(report: Report) -> tuple[str, bool]:
         f"backend downtime {backend.get('downtime', '?')} s; sampler: {len(o.sampler.samples):,} samples "
         f"of `show stat`, {o.sampler.errors} unanswered.",
         "",
+        f"Longest lock wait during the release (pg_locks every 50 ms): the API's sessions "
+        f"{describe_wait(o.locks.longest(begin, end, API_APPLICATION))}; the migration's "
+        f"{describe_wait(o.locks.longest(begin, end, MIGRATION_APPLICATION))}.",
+        "",
         "The toolkit's runs (N+1's `invoke db.upgrade --env staging --json`):",
         "",
         "| step | arguments | exit | seconds | said |",
@@ -188,8 +202,21 @@ def render(report: Report) -> tuple[str, bool]:
     if o.readiness:
         lines += ["", "Each process's own `/ready`:", "", "| when | status | reason |", "| --- | --- | --- |"]
         lines += [f"| {when} | {status} | {_cell(reason) or '-'} |" for when, status, reason in o.readiness]
-    lines += ["", "Timeline (seconds from the first request):", "", "| t | event |", "| --- | --- |"]
-    lines += [f"| {t - traffic:.1f} | {_cell(label)} |" for t, label in o.events]
+    lines += [
+        "",
+        "Timeline (seconds from the first request; the traffic due from each event to the next):",
+        "",
+        "| t | event | requests | failed | p99 | slowest |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for index, (t, label) in enumerate(o.events):
+        following = o.events[index + 1][0] if index + 1 < len(o.events) else t
+        part = window(o.records, t, following)
+        slowest = max((r[1] for r in part), default=float("nan"))
+        lines.append(
+            f"| {t - traffic:.1f} | {_cell(label)} | {len(part):,} | {failed(part)} | "
+            f"{ms(_p(part, 0.99))} | {ms(slowest)} |"
+        )
     errors = Counter(str(r[4] or r[2]) for r in o.records if not 200 <= r[2] < 300)
     if errors:
         lines += ["", "Failures: " + "; ".join(f"{what} x{n}" for what, n in errors.most_common(8))]
