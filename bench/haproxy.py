@@ -104,7 +104,9 @@ backend {backend}
     balance roundrobin
     option httpchk GET /ready
     http-check expect status 200
-    default-server inter {inter_ms}ms fastinter {inter_ms}ms downinter {inter_ms}ms rise 2 fall 2
+    # slowstart: a server that comes UP (a new process, its pool and caches cold) gets its
+    # share of the traffic raised over that time instead of all at once.
+    default-server inter {inter_ms}ms fastinter {inter_ms}ms downinter {inter_ms}ms rise 2 fall 2 slowstart {slowstart_s}s
 {servers}
 """
 
@@ -119,6 +121,7 @@ class HAProxy:
     slots: tuple[str, ...]
     initial: dict[str, int]
     check_interval_ms: int = 250
+    slowstart_seconds: int = 5
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -142,6 +145,7 @@ class HAProxy:
             backend=BACKEND,
             port=self.port,
             inter_ms=self.check_interval_ms,
+            slowstart_s=self.slowstart_seconds,
             servers="\n".join(servers),
         )
 

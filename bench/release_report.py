@@ -146,7 +146,7 @@ def render(report: Report) -> tuple[str, bool]:
     lines = [
         f"Builds: N = `{b.old.short}` ({report.arguments.get('release', 'HEAD')}{'; it had uncommitted changes, in neither build' if b.dirty else ''}), "
         f"N+1 = `{b.new.short}` (branch `bench/release-n1` of a scratch clone: {b.diffstat.splitlines()[-1].strip() if b.diffstat else ''}). "
-        f"{report.haproxy}, `option httpchk GET /ready` every 250 ms, rise 2 / fall 2.",
+        f"{report.haproxy}, `option httpchk GET /ready` every 250 ms, rise 2 / fall 2, slowstart 5 s.",
         "",
         f"Dataset: {report.shape.users:,} users (one in ten a superuser), {report.shape.conversations:,} "
         f"conversations, {report.shape.messages:,} messages. Traffic: {report.arguments.get('rate', 0):g} req/s "
