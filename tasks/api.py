@@ -38,7 +38,7 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
     api_settings = load_api_settings(env)  # refused here, before any worker starts
     check_api_url(settings)
     # Resolve once here (starting the embedded server for dev), and hand the URL to workers.
-    url = resolve_url(settings)
+    url = resolve_url(settings, api=True)
     os.environ[settings.database_url_env] = url.render_as_string(hide_password=False)
     os.environ["AGENT_ENV"] = env
     if workers > 1:

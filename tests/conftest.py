@@ -14,7 +14,13 @@ pytest_plugins = [
     "tests.fixtures.servers",
 ]
 
-ENVIRONMENT_URL_VARIABLES = ("DEV_DATABASE_URL", "STAGING_DATABASE_URL", "PROD_DATABASE_URL")
+ENVIRONMENT_URL_VARIABLES = (
+    "DEV_DATABASE_URL",
+    "STAGING_DATABASE_URL",
+    "PROD_DATABASE_URL",
+    "STAGING_DIRECT_DATABASE_URL",
+    "PROD_DIRECT_DATABASE_URL",
+)
 
 
 @pytest.fixture(autouse=True)

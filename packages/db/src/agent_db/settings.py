@@ -13,7 +13,7 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -109,6 +109,13 @@ class DatabaseSettings(FileSettings):
 
     name: str
     database_url_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    # The variable of a second URL, straight to PostgreSQL, for the toolkit (migrations and
+    # their session-level lock) when database_url_env's goes through a pooler; the API keeps
+    # database_url_env's. Unset variable: the toolkit uses database_url_env's too.
+    direct_url_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    # What sits on database_url_env's URL: PostgreSQL itself, or a pooler in PgBouncer's
+    # session or transaction pool_mode (the API then keeps no prepared statements).
+    pooler_mode: Literal["none", "session", "transaction"] = "none"
     promote_from: str | None = None
     protected: bool = False
     embedded_fallback: bool = False
@@ -121,7 +128,7 @@ class DatabaseSettings(FileSettings):
     # drift detection leaves their grants out instead of calling them hand-made changes.
     drift_ignore_roles: tuple[str, ...] = ()
 
-    @field_validator("promote_from", mode="before")
+    @field_validator("promote_from", "direct_url_env", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return value or None
@@ -143,6 +150,18 @@ class DatabaseSettings(FileSettings):
         if not raw:
             return None
         return parse_url(raw, source=self.database_url_env)
+
+    def configured_direct_url(self) -> URL | None:
+        """The direct URL (``direct_url_env``) when that variable is set, else None."""
+        raw = os.environ.get(self.direct_url_env, "").strip() if self.direct_url_env else ""
+        return parse_url(raw, source=str(self.direct_url_env)) if raw else None
+
+    @property
+    def toolkit_url_variable(self) -> str:
+        """The variable the toolkit's URL comes from: the direct one when it is set."""
+        if self.direct_url_env and os.environ.get(self.direct_url_env, "").strip():
+            return self.direct_url_env
+        return self.database_url_env
 
     def missing_url_error(self) -> ConfigError:
         return ConfigError(
@@ -192,14 +211,22 @@ def _load_cached(name: str, folder: str) -> DatabaseSettings:
 def _refuse_shared_variable(settings: DatabaseSettings, path: Path) -> None:
     """Two environments reading one URL variable would let a command for one (staging, not
     protected, no promotion gate) run against the other's database (prod)."""
+    if settings.direct_url_env == settings.database_url_env:
+        raise ConfigError(
+            f"{path} names {settings.database_url_env} as both database_url_env and direct_url_env; "
+            "direct_url_env is a second variable (the URL straight to PostgreSQL, for migrations): "
+            "name another one, or remove it"
+        )
+    mine = {settings.database_url_env, settings.direct_url_env} - {None}
     for other in sorted(path.parent.glob("*.toml")):
         if other.stem == settings.name or not _ENVIRONMENT_NAME.match(other.stem):
             continue
-        if _top_level_value(other, "database_url_env") == settings.database_url_env:
+        theirs = {_top_level_value(other, "database_url_env"), _top_level_value(other, "direct_url_env")}
+        for variable in sorted(str(v) for v in mine & theirs):
             raise ConfigError(
-                f"{path.name} and {other.name} both read {settings.database_url_env}: each "
+                f"{path.name} and {other.name} both read {variable}: each "
                 "environment needs its own URL variable, or a command for one would run against "
-                f"the other's database; fix database_url_env in {path}"
+                f"the other's database; fix database_url_env (or direct_url_env) in {path}"
             )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -25,7 +26,7 @@ from agent_db.settings import DatabaseSettings
 def api_connection(settings: DatabaseSettings) -> AsyncpgConnection:
     """The environment's URL as asyncpg takes it; a parameter it cannot honour is a
     ConfigError naming the variable (called at startup, before any request)."""
-    return asyncpg_connection(resolve_url(settings), source=settings.database_url_env)
+    return asyncpg_connection(resolve_url(settings, api=True), source=settings.database_url_env)
 
 
 def check_api_url(settings: DatabaseSettings) -> None:
@@ -40,17 +41,40 @@ def build_engine(settings: DatabaseSettings, pool_size: int) -> AsyncEngine:
     """A fixed-size pool: overflow connections are closed on return, which churns under load.
 
     A pooled connection whose server went away (a restart ends every session) is replaced
-    before it serves a request: see :func:`_replace_closed_connections`."""
+    before it serves a request: see :func:`_replace_closed_connections`. Behind a pooler in
+    transaction mode, see :func:`transaction_pooler_arguments`."""
     connection = api_connection(settings)
+    connect_args = dict(connection.connect_args)
+    if settings.pooler_mode == "transaction":
+        connect_args.update(transaction_pooler_arguments())
     engine = create_async_engine(
         connection.url,
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=False,
-        connect_args=connection.connect_args,
+        connect_args=connect_args,
     )
     event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connections)
     return engine
+
+
+def transaction_pooler_arguments() -> dict[str, Any]:
+    """asyncpg behind PgBouncer (or any pooler) in transaction mode.
+
+    Each transaction may run on another server connection, shared with other clients: a
+    prepared statement kept from an earlier transaction is missing there ("prepared statement
+    does not exist") or, under asyncpg's sequential names, already taken by another client
+    ("already exists"). So no statement outlives its transaction: no cache in asyncpg or in
+    SQLAlchemy, and a unique name for each (a pooler may still hand the server connection to a
+    client that prepares the same name). The price is one more round trip per statement
+    (prepare, then execute); reads then also run in a transaction (see :func:`open_database`).
+    PgBouncer 1.21+ with ``max_prepared_statements`` could keep them, but not 1.18 (Debian 12).
+    """
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4().hex}__",
+    }
 
 
 def _replace_closed_connections(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -81,10 +105,13 @@ def read_only_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
 def open_database(settings: DatabaseSettings, pool_size: int) -> Database:
     """What the lifespan keeps: the engine, both session factories, the revisions this code ships."""
     engine = build_engine(settings, pool_size)
+    # Autocommit reads would prepare a statement in one round trip and run it in another: behind
+    # a transaction-mode pooler those may reach different server connections.
+    pooled = settings.pooler_mode == "transaction"
     return Database(
         engine=engine,
         sessions=session_factory(engine),
-        read_sessions=read_only_session_factory(engine),
+        read_sessions=session_factory(engine) if pooled else read_only_session_factory(engine),
         build=build_schema(),
     )
 

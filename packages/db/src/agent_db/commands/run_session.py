@@ -25,6 +25,7 @@ from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
 from agent_db.database.consumers import ensure_consumers_table
 from agent_db.database.lock import LockHolder, acquire, unlock
+from agent_db.database.pooler import refuse_lock_through_pooler
 from agent_db.database.target import Target
 from agent_db.revisions.graph import Revision, RevisionGraph
 
@@ -126,6 +127,7 @@ def open_run(
             connection_loss_is_one_message(target),
             target.connect(purpose=purpose, autocommit=True) as lock,
         ):
+            refuse_lock_through_pooler(lock, lambda: target.connect(purpose=f"{purpose}:probe"), target.settings)
             waiting = time.monotonic()
             acquire(lock, wait_seconds=target.settings.lock_wait_seconds, on_wait=on_wait)
             telemetry.lock_acquired(time.monotonic() - waiting)

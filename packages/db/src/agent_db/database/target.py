@@ -15,13 +15,16 @@ from agent_db.settings import DatabaseSettings, load_settings
 from agent_db.urls import describe_location, redact, sync_url
 
 
-def resolve_url(settings: DatabaseSettings, *, start_embedded: bool = True) -> URL:
+def resolve_url(settings: DatabaseSettings, *, start_embedded: bool = True, api: bool = False) -> URL:
     """The environment's URL (toolkit driver); dev falls back to the embedded PostgreSQL.
 
+    The toolkit's is the direct URL (``direct_url_env``) when that is set; the API's
+    (``api=True``) is always ``database_url_env``'s, pooled or not.
     With ``start_embedded=False`` (status, history) the embedded server is only joined when it
     already runs; otherwise the error says how to start it.
     """
-    url = settings.configured_url()
+    url = None if api else settings.configured_direct_url()
+    url = url or settings.configured_url()
     if url is None:
         if not settings.embedded_fallback:
             raise settings.missing_url_error()
@@ -68,7 +71,7 @@ class Target:
         """A connection, closed on exit; connection failures become one clear message."""
         engine = create_sync_engine(self.url, application_name=purpose)
         try:
-            with translate_connection_errors(self.url, self.settings.database_url_env):
+            with translate_connection_errors(self.url, self.settings.toolkit_url_variable):
                 connection = engine.connect()
             try:
                 if autocommit:

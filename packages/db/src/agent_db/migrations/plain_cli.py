@@ -49,7 +49,7 @@ def connect_for_plain_cli(config: Config, environment: str) -> Iterator[Connecti
     engine = create_sync_engine(url, application_name="alembic-cli")
     try:
         with (
-            translate_connection_errors(url, settings.database_url_env),
+            translate_connection_errors(url, settings.toolkit_url_variable),
             engine.connect() as connection,
         ):
             yield connection
