@@ -127,7 +127,8 @@ def open_run(
             connection_loss_is_one_message(target),
             target.connect(purpose=purpose, autocommit=True) as lock,
         ):
-            refuse_lock_through_pooler(lock, lambda: target.connect(purpose=f"{purpose}:probe"), target.settings)
+            probe = f"{purpose}:probe"
+            refuse_lock_through_pooler(lock, lambda: target.connect(purpose=probe), target.settings)
             waiting = time.monotonic()
             acquire(lock, wait_seconds=target.settings.lock_wait_seconds, on_wait=on_wait)
             telemetry.lock_acquired(time.monotonic() - waiting)
