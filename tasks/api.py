@@ -116,10 +116,14 @@ def rollout(c: Context, env: str = "dev", command: str = "", timeout: float = 90
 )
 @reports_errors
 def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, interval: float = 5.0) -> None:
-    """Retry /ready until the API serves this release on the environment's live schema."""
+    """Retry /ready until the API serves this release on the environment's live schema and the
+    environment's census shows a live process of it."""
     from agent_db.cli.console import say, warn_skipped
     from agent_db.cli.github import print_annotation
     from agent_db.commands.smoke import expectation_for, smoke_check
+    from agent_db.commands.smoke_census import ReleaseBuild, census_check
+    from agent_db.database.ledger import git_commit
+    from agent_db.settings import load_settings
 
     if not url.strip():
         message = (
@@ -130,6 +134,9 @@ def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, i
         print_annotation("warning", f"{env}: no smoke check", message)
         return
     expected = expectation_for(env)
+    release = ReleaseBuild(expected.code_heads, git_commit())
+    # The census is read where the environment's database is reachable (the deploy job).
+    census = census_check(target(env), release) if expected.live_revision is not None else None
     ready = smoke_check(
         url,
         expected,
@@ -137,8 +144,13 @@ def smoke(c: Context, env: str = "dev", url: str = "", timeout: float = 300.0, i
         timeout=timeout,
         interval=interval,
         on_wait=lambda problem: say(f"waiting: {problem}"),
+        census=census,
     )
     say(f"{env}: the API serves this release (code and database at {', '.join(ready.schema_revision)})")
+    if census is not None:
+        say(f"{env}: the census shows a live process of this release ({release.describe()})")
+    else:
+        say(f"{env}: census not checked ({load_settings(env).database_url_env} is not set here)")
 
 
 @task(

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_db.revisions.graph import default_graph
-from tests.support.inspection import position
+from tests.support.inspection import ledger_rows, position
 from tests.support.pipeline import DEPLOY, NEW_REVISION, Pipeline, rollout_command
+from tests.support.revisions import package_head
 from tests.support.workflow_runner import EmulationError, WorkflowRun
 
 
@@ -33,22 +33,22 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
         job = run.run_job(job_id)
         assert job.outcome == "success", f"{job_id}:\n{job.output}"
     assert position(pipeline.staging) == [NEW_REVISION]
-    assert "read manifests/dev.json" in run.results["staging"].step("Promote").stderr
+    assert "read manifests/dev.json" in run.results["staging"].step("expand revisions").stderr
 
     original = pipeline.revision.read_text()
     pipeline.revision.write_text(original.replace("sa.Text()", "sa.String(200)"))
     refused = run.run_job("prod")
     assert refused.outcome == "failure"
-    promote = refused.step("Promote")
+    promote = refused.step("expand revisions")
     assert promote.returncode == 3
     assert "promotion refused, nothing changed" in promote.stderr
     assert f"revision {NEW_REVISION} ({pipeline.revision.name}) succeeded in staging" in promote.stderr
     assert "edited after staging ran it" in promote.stderr
     assert [s.outcome for s in refused.steps if "Roll out" in s.name or "Smoke" in s.name] == ["skipped"] * 2
     assert refused.step("Status summary").outcome == "success"  # written when the job fails too
-    assert f"| prod (protected) | {len(default_graph().linear_order())} pending |" in refused.summary
+    assert "| prod (protected) | 1 pending |" in refused.summary
     assert not (run.artifacts / "manifest-prod").exists()
-    assert position(pipeline.prod) == []
+    assert position(pipeline.prod) == [package_head()]  # the previous release's, unchanged
     assert not Path(f"{record}prod").exists()
 
     pipeline.revision.write_text(original)
@@ -60,13 +60,16 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
     prod_manifest = json.loads((run.artifacts / "manifest-prod" / "prod.json").read_text())
     assert prod_manifest["source"] == "staging"
     assert prod_manifest["position"] == [NEW_REVISION]
-    assert NEW_REVISION in prod_manifest["applied"]
-    assert "read manifests/staging.json" in results["prod"].step("Promote").stderr
+    assert prod_manifest["applied"] == []  # written by the contract step, which had nothing to apply
+    assert [r["phase"] for r in ledger_rows(pipeline.prod) if r["revision"] == NEW_REVISION] == ["expand"]
+    assert "read manifests/staging.json" in results["prod"].step("expand revisions").stderr
 
     for env in ("staging", "prod"):
         assert Path(f"{record}{env}").exists(), f"{env} was rolled out"
         job = results[env]
         assert "the API serves this release" in job.step("Smoke").stderr
+        assert "the census shows a live process of this release" in job.step("Smoke").stderr
+        assert job.step("contract revisions").outcome == "success"
         assert "## Database environments" in job.summary
         assert "not-to-be-printed" not in job.output + job.summary
     assert "## Database environments" in results["dev"].summary

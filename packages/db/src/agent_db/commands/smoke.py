@@ -160,11 +160,13 @@ def smoke_check(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     on_wait: Callable[[str], None] | None = None,
+    census: Callable[[], str | None] | None = None,
 ) -> Readiness:
     """Poll ``/ready`` until it shows this release, or raise ``SmokeCheckFailed`` at the timeout.
 
     ``on_wait`` hears each new problem once (not every attempt), so a log shows how the rollout
-    progressed without repeating itself.
+    progressed without repeating itself. ``census``, when given, must also find nothing wrong
+    (:mod:`agent_db.commands.smoke_census`: a live process of this release is registered).
     """
     url = ready_url(base_url)
     deadline = clock() + max(timeout, 0.0)
@@ -175,6 +177,8 @@ def smoke_check(
         try:
             readiness = fetch(url, min(MAX_REQUEST_SECONDS, max(remaining, 1.0)))
             problem = problem_with(readiness, expected, environment)
+            if problem is None and census is not None:
+                problem = census()
         except Unreachable as error:
             problem = str(error)
         if problem is None:
