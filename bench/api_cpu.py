@@ -28,6 +28,7 @@ from typing import Any
 from bench import dataset
 from bench.api import api_env, extract_revision, write_users_file
 from bench.common import create_database, drop_database, machine, server_url, with_database
+from bench.servers import signing_key
 
 SCENARIOS = ("me", "agent", "messages", "post")
 
@@ -133,7 +134,7 @@ def main() -> int:
                 created = create_database("apicpu")
                 url = with_database(server_url(), created)
                 dataset.build(url, dataset.Shape(users=10_000, conversations=20_000, messages=200_000))
-            key = "bench-cpu-" + "k" * 40
+            key = signing_key()  # random: staging refuses a guessable key
             users_file = write_users_file(url, key, 1, Path(folder) / "user.txt")
             versions: list[tuple[str, dict[str, str]]] = [("this checkout", api_env(url, key))]
             if arguments.baseline:

@@ -106,6 +106,12 @@ async def test_metrics_count_requests_by_route_template_and_status(
     assert _sample(scrape, "http_requests_in_flight") == 1
     assert _sample(scrape, "db_pool_size") == 3
     assert _sample(scrape, "db_pool_checked_out") == 0
+    # The API tests' database is at head: inside the window; the census has heard this process.
+    assert _sample(scrape, "schema_window_compatible") == 1
+    assert _sample(scrape, "census_heartbeat_failing") == 0
+    age = _sample(scrape, "census_heartbeat_age_seconds")
+    assert age is not None
+    assert 0 <= age < 3600
 
 
 async def test_request_ids_are_kept_when_valid_made_otherwise_and_returned_everywhere(

@@ -41,6 +41,9 @@ class ApiMetrics:
     in_flight: Gauge
     pool_size: Gauge
     pool_checked_out: Gauge
+    schema_window: Gauge
+    census_heartbeat_age: Gauge
+    census_heartbeat_failing: Gauge
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -93,6 +96,26 @@ def build_metrics() -> ApiMetrics:
             "Pool connections in use by a request now",
             registry=registry,
             multiprocess_mode="livesum",
+        ),
+        # Read at scrape time (one query): 1 when the live schema is inside this build's window
+        # (what /ready answers 200 for), 0 outside it or when the database cannot be read.
+        schema_window=Gauge(
+            "schema_window_compatible",
+            "1 when the database's schema is inside this build's schema window, else 0",
+            registry=registry,
+            multiprocess_mode="liveall",
+        ),
+        census_heartbeat_age=Gauge(
+            "census_heartbeat_age_seconds",
+            "Seconds since the census last recorded this process's heartbeat (-1: never yet)",
+            registry=registry,
+            multiprocess_mode="liveall",
+        ),
+        census_heartbeat_failing=Gauge(
+            "census_heartbeat_failing",
+            "1 while this process's census heartbeats fail (the contract gate may count it gone)",
+            registry=registry,
+            multiprocess_mode="liveall",
         ),
     )
 
