@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 from agent_api.main import create_app
 from agent_api.settings import load_api_settings
 from agent_db.commands import migrate
+from agent_db.commands.phase_gate import ConsumerOverride
 from agent_db.revisions.graph import RevisionGraph
 from tests.support.api import SIGNING_KEY, unique
 from tests.support.databases import conninfo, target_for, url_text
@@ -53,9 +54,13 @@ def builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
 
 
 def upgrade(url: URL, versions: Path, to: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``db.upgrade`` with the newer build's history. The old API under test is registered in the
+    census, so a contract revision needs the override (tests/db/commands/test_contract_gate.py
+    covers the gate; here the point is what /ready says once the contract ran anyway)."""
     with monkeypatch.context() as patch:
         patch.setenv("AGENT_DB_VERSIONS_DIR", str(versions))
-        migrate.upgrade(target_for("dev", url), to, graph=RevisionGraph.load(versions))
+        override = ConsumerOverride("the test checks /ready of an old build after the contract")
+        migrate.upgrade(target_for("dev", url), to, graph=RevisionGraph.load(versions), override=override)
 
 
 @asynccontextmanager
@@ -160,3 +165,26 @@ async def test_a_reverted_contract_and_an_unrecorded_phase(
             f"revision {EXPAND} from a newer release is applied and the ledger records no phase"
             in (unrecorded.json()["reason"])
         )
+
+
+async def test_a_role_that_may_not_read_the_ledger_is_told_what_to_grant(
+    empty_url: URL, builds: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = builds
+    upgrade(empty_url, new, EXPAND, monkeypatch)
+    role = f"api_{empty_url.database}"
+    with psycopg.connect(conninfo(empty_url), autocommit=True) as connection:
+        connection.execute(f'CREATE ROLE "{role}" LOGIN')
+        connection.execute(f'GRANT SELECT ON alembic_version TO "{role}"')
+    try:
+        async with serving(empty_url.set(username=role), old, monkeypatch) as old_api:
+            refused = await old_api.get("/ready")
+            assert refused.status_code == 503
+            assert refused.json()["reason"].endswith("GRANT SELECT ON schema_ledger to it")
+            with psycopg.connect(conninfo(empty_url), autocommit=True) as connection:
+                connection.execute(f'GRANT SELECT ON schema_ledger TO "{role}"')
+            assert (await old_api.get("/ready")).status_code == 200
+    finally:
+        with psycopg.connect(conninfo(empty_url), autocommit=True) as connection:
+            connection.execute(f'DROP OWNED BY "{role}"')
+            connection.execute(f'DROP ROLE "{role}"')

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_db.database.live_schema import current_revisions, ledger_records
+from agent_db.database.pg_errors import sqlstate
 from agent_db.revisions.graph import default_graph
 from agent_db.revisions.window import BuildSchema, LiveSchema, SchemaWindow, needs_ledger, schema_window
 
@@ -35,11 +36,21 @@ def build_schema() -> BuildSchema:
 
 
 async def read_schema_state(engine: AsyncEngine, build: BuildSchema) -> SchemaState:
+    reading = "position"
     try:
         async with engine.connect() as connection:
             current = tuple(sorted(await connection.run_sync(current_revisions)))
+            reading = "ledger"
             records = await connection.run_sync(ledger_records) if needs_ledger(build, current) else {}
-    except (DBAPIError, OSError, TimeoutError) as error:
+    except DBAPIError as error:
+        if reading == "ledger" and sqlstate(error) == "42501":  # insufficient_privilege: the API's role may not read it
+            reason = (
+                "the database is at a revision this build does not know, and its role may not read "
+                "schema_ledger to learn that revision's phase: GRANT SELECT ON schema_ledger to it"
+            )
+            return SchemaState(False, build.heads, (), reason)
+        return SchemaState(False, build.heads, (), f"database unreachable: {type(error).__name__}")
+    except (OSError, TimeoutError) as error:
         return SchemaState(False, build.heads, (), f"database unreachable: {type(error).__name__}")
     window = schema_window(build, LiveSchema.from_rows(current, records))
     return SchemaState(window.compatible, build.heads, current, window.reason, window)

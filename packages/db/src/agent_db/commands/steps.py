@@ -17,7 +17,7 @@ from agent_db.database.blockers import BlockerWatch
 from agent_db.database.catalog import current_revisions
 from agent_db.database.pg_errors import is_connection_lost, is_lock_timeout
 from agent_db.errors import ConfigError, MigrationFailed
-from agent_db.revisions.phases import phase_of
+from agent_db.revisions.phases import graph_phases, phase_of
 from agent_db.revisions.revision_file import Revision, file_checksum
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ def run_steps(
 ) -> list[str]:
     """Apply (or revert) ``revisions`` in order; returns those done."""
     graph, reporter = run.graph, run.reporter
+    graph_phases(graph)  # a phase map that does not fit the history stops the run before anything
     reporter.run_started(direction, [graph[r] for r in revisions])
     run.telemetry.run_planned(direction, revisions)
     run.load_scripts(revisions)

@@ -16,6 +16,7 @@ from agent_db.lint.rules import LINT_ACCEPT, OUR_RULES, REVISION_RULES, Operatio
 from agent_db.lint.squawk import SquawkViolation, run_squawk
 from agent_db.lint.squawk_rules import SQUAWK_ALTERNATIVES, SQUAWK_MOOT_ON_NEW_TABLES
 from agent_db.revisions.graph import RevisionGraph, default_graph
+from agent_db.revisions.phases import graph_phases
 from agent_db.settings import load_settings
 from agent_db.versions import versions_dir
 
@@ -173,6 +174,7 @@ def lint_revisions(
     """
     graph = graph or default_graph()
     graph.single_head()
+    graph_phases(graph)  # a bad phase or a map entry naming no revision: exit 2, naming the file
     settings = load_settings(environment)
     if chosen_scope is None:
         chosen_scope = scope.everything() if all_revisions else scope.changed_revisions(versions_dir())

@@ -127,6 +127,10 @@ def phase_of(script: Revision | Script) -> Phase:
         declared = getattr(script.module, "phase", None)
         folder = _folder_of(script.path)
     mapped = load_phase_map(folder).get(revision) if folder is not None else None
+    return _resolve(revision, declared, mapped)
+
+
+def _resolve(revision: str, declared: object, mapped: Phase | None) -> Phase:
     if declared is None:
         return mapped or DEFAULT_PHASE
     phase = parse_phase(declared, f"revision {revision}")
@@ -140,9 +144,15 @@ def phase_of(script: Revision | Script) -> Phase:
 
 def graph_phases(graph: RevisionGraph) -> dict[str, Phase]:
     """The phase of every revision of ``graph``; refuses map entries naming no revision."""
-    if graph.directory is not None:
-        check_map(load_phase_map(graph.directory), graph.revisions)
-    return {rev: phase_of(revision) for rev, revision in graph.revisions.items()}
+    if graph.directory is None:
+        return {rev: phase_of(revision) for rev, revision in graph.revisions.items()}
+    phase_map = load_phase_map(graph.directory)
+    check_map(phase_map, graph.revisions)
+    # One map for the whole folder: no per-file lookups (a long history stays fast).
+    return {
+        rev: _resolve(rev, revision.declared_phase, phase_map.get(rev))
+        for rev, revision in graph.revisions.items()
+    }
 
 
 def check_map(phase_map: PhaseMap, revisions: Iterable[str]) -> None:
