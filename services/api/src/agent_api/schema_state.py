@@ -43,7 +43,8 @@ async def read_schema_state(engine: AsyncEngine, build: BuildSchema) -> SchemaSt
             reading = "ledger"
             records = await connection.run_sync(ledger_records) if needs_ledger(build, current) else {}
     except DBAPIError as error:
-        if reading == "ledger" and sqlstate(error) == "42501":  # insufficient_privilege: the API's role may not read it
+        # insufficient_privilege (42501): the API's role may not read the ledger
+        if reading == "ledger" and sqlstate(error) == "42501":
             reason = (
                 "the database is at a revision this build does not know, and its role may not read "
                 "schema_ledger to learn that revision's phase: GRANT SELECT ON schema_ledger to it"
