@@ -126,7 +126,7 @@ def test_lock_timeouts_are_events_naming_the_blocker_and_the_retry_is_counted(
         configured_head(),
         "op.add_column('users', sa.Column('nickname', sa.String(40)))",
         "op.drop_column('users', 'nickname')",
-        header='lock_timeout = "200ms"',
+        header='lock_timeout = "1s"',
     )
     blocker = psycopg.connect(conninfo(empty_url), application_name="nightly-report")
     try:

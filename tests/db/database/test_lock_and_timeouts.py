@@ -122,7 +122,7 @@ def test_lock_timeout_without_retries_left_leaves_nothing_applied(empty_url: URL
         "op.create_table('notes', sa.Column('id', sa.Integer(), primary_key=True))\n"
         "op.add_column('users', sa.Column('nickname', sa.String(40)))",
         "op.drop_column('users', 'nickname')\nop.drop_table('notes')",
-        header='lock_timeout = "200ms"',
+        header='lock_timeout = "1s"',
     )
     with psycopg.connect(conninfo(empty_url), application_name="long-report") as blocker:
         blocker.execute("SELECT count(*) FROM users")

@@ -1,13 +1,15 @@
 """Who is blocking the migration: watched while a step runs, named when a lock wait times out.
 
 PostgreSQL's lock-timeout error does not say who held the lock, so while each step runs a
-thread asks ``pg_blocking_pids()`` about the migration session every few hundred milliseconds
-and keeps the last answer.
+thread asks ``pg_blocking_pids()`` about the migration session and keeps the last answer: every
+25 ms for the first half second (a short ``lock_timeout`` must not end the wait unseen), then
+every few hundred milliseconds.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +45,10 @@ _QUERY = text(
 )
 
 
+_FIRST_POLLS = 20
+_FIRST_POLLS_INTERVAL = 0.025
+
+
 class BlockerWatch:
     """Polls for sessions blocking ``pid`` on ``connection`` until stopped."""
 
@@ -62,8 +68,15 @@ class BlockerWatch:
         self._stop.set()
         self._thread.join()
 
+    def _delays(self) -> Iterator[float]:
+        yield from [_FIRST_POLLS_INTERVAL] * _FIRST_POLLS
+        while True:
+            yield self._interval
+
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        for delay in self._delays():
+            if self._stop.wait(delay):
+                return
             try:
                 rows = self._connection.execute(_QUERY, {"pid": self._pid}).all()
             except DBAPIError:
