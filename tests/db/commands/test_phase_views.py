@@ -15,6 +15,7 @@ from agent_db.commands import migrate
 from agent_db.commands.plan import build_plan
 from agent_db.commands.status import collect_status
 from agent_db.revisions.graph import default_graph
+from tests.support.census import register
 from tests.support.databases import target_for, url_text
 from tests.support.revisions import package_head, write_revision
 
@@ -68,3 +69,36 @@ def test_history_shows_every_phase(behind: URL, capsys: pytest.CaptureFixture[st
     assert lines[1].endswith(", make message_count not null [contract]")
     tasks.db_inspect.history(Context(), verbose=True)
     assert "Phase: contract" in capsys.readouterr().out
+
+
+def test_status_shows_the_census_by_build_and_the_contract_it_holds_back(
+    behind: URL, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two builds serve dev: the older one predates the pending contract revision, so db.status
+    says which contract the gate would hold back and by how many processes."""
+    import tasks
+
+    (dev, *_) = collect_status(drift=False).environments
+    assert dev.consumers == []  # reachable, nobody registered yet: read, and empty
+    old_revisions = tuple(rev for rev in default_graph().linear_order() if rev != CONTRACT)
+    old_heads = default_graph()[CONTRACT].down_revisions
+    for pid in (11, 12):
+        register(behind, environment="dev", pid=pid, build_commit="01d" * 13 + "0",
+                 build_revisions=old_revisions, build_heads=old_heads)  # fmt: skip
+    register(behind, environment="dev", pid=13, build_commit="9e3" * 13 + "0")
+
+    (dev, *_) = collect_status(drift=False).environments
+    assert [(group.build_commit, group.count) for group in dev.consumers or []] == [
+        ("01d" * 13 + "0", 2),
+        ("9e3" * 13 + "0", 1),
+    ]
+    assert dev.contract_held_by == {CONTRACT: 2}
+    tasks.db_inspect.status(Context(), json=True, drift=False)
+    document = json.loads(capsys.readouterr().out)["environments"][0]
+    assert [group["count"] for group in document["consumers"]] == [2, 1]
+    assert document["contract_held_by"] == {CONTRACT: 2}
+    tasks.db_inspect.status(Context(), markdown=True, drift=False)
+    markdown = capsys.readouterr().out
+    assert "| live consumers |" in markdown
+    assert f"holds back contract {CONTRACT} (by 2)" in markdown
+    assert "2 x 01d01d01d01d (head" in markdown

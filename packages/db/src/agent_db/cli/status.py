@@ -106,6 +106,21 @@ def _last_deployment(env: EnvironmentStatus) -> Cell:
     )
 
 
+def _consumers(env: EnvironmentStatus) -> Cell:
+    if env.consumers is None:
+        return NOT_READ
+    if not env.consumers:
+        return Cell("none registered")
+    builds = "; ".join(
+        f"{group.count} x {group.build} (oldest heartbeat {group.oldest_heartbeat_seconds:.0f}s ago)"
+        for group in env.consumers
+    )
+    if not env.contract_held_by:
+        return Cell(builds)
+    held = ", ".join(f"{rev[:12]} (by {count})" for rev, count in env.contract_held_by.items())
+    return Cell(f"{builds}; holds back contract {held}", "warn")
+
+
 COLUMNS: list[Column] = [
     Column("environment", _environment),
     Column("state", _state),
@@ -113,6 +128,7 @@ COLUMNS: list[Column] = [
     Column("pending phases", _pending_phases),
     Column("checksums", _checksums),
     Column("drift", _drift),
+    Column("live consumers", _consumers),
     Column("last deployment", _last_deployment),
 ]
 

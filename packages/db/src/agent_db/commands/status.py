@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from agent_db.commands.checksums import ChecksumReport, check_applied
+from agent_db.commands.consumers import BuildGroup, by_build
 from agent_db.commands.drift import detect_drift
 from agent_db.commands.positions import try_open
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
+from agent_db.database.consumers import live_consumers
 from agent_db.errors import AgentDbError
 from agent_db.revisions.graph import RevisionGraph, default_graph
 from agent_db.revisions.phases import phase_of
@@ -35,10 +38,17 @@ class EnvironmentStatus:
     drift: list[str] | None = None  # None: not checked
     drift_problem: str | None = None
     last_deployment: dict[str, Any] | None = None
+    consumers: list[BuildGroup] | None = None  # the census by build; None: not read
+    contract_held_by: dict[str, int] = field(
+        default_factory=dict
+    )  # pending contract -> live consumers not knowing it
 
     def as_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["checksums"] = self.checksums.as_json() if self.checksums else None
+        data["consumers"] = (
+            [group.as_json() for group in self.consumers] if self.consumers is not None else None
+        )
         return data
 
 
@@ -71,6 +81,20 @@ def _last_deployment(entry: ledger.LedgerEntry | None) -> dict[str, Any] | None:
     }
 
 
+def _read_census(connection: Connection, status: EnvironmentStatus) -> None:
+    """The live consumers by build, and which pending contract revisions they hold back
+    (the census is read last: a role that may not read it leaves the column unread, nothing else)."""
+    try:
+        live = live_consumers(connection)
+    except DBAPIError:
+        return
+    status.consumers = by_build(live)
+    for rev, phase in status.pending_phases.items():
+        holding = sum(1 for consumer in live if not consumer.knows(rev))
+        if phase == "contract" and holding:
+            status.contract_held_by[rev] = holding
+
+
 def environment_status(settings: DatabaseSettings, graph: RevisionGraph, *, drift: bool) -> EnvironmentStatus:
     status = EnvironmentStatus(settings.name, settings.promote_from, settings.protected)
     target, problem = try_open(settings)
@@ -96,6 +120,7 @@ def environment_status(settings: DatabaseSettings, graph: RevisionGraph, *, drif
                     status.drift = [d.describe() for d in found]
                 except AgentDbError as error:
                     status.drift_problem = str(error)
+            _read_census(connection, status)
     except AgentDbError as error:
         status.problem = str(error)
     except DBAPIError as error:
