@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
-from agent_db.revisions.graph import RevisionGraph
+from agent_db.revisions.graph import RevisionGraph, default_graph
 from tests.support.census import CONTRACT, EXPAND, LATER, expire, register, write_release
 from tests.support.cli import run_cli
 from tests.support.databases import DatabaseFactory, target_for, url_text
@@ -175,3 +175,54 @@ def test_promote_is_gated_and_a_protected_environment_needs_allow_protected_for_
     assert passed.code == 0, passed.output
     assert position(prod) == [LATER]
     assert str(ran(prod, CONTRACT)[0]["reason"]).endswith(reason)
+
+
+OLD_CONTRACT = "5aad52061418"  # the project's own contract revision, from an older release
+
+
+def test_expand_on_a_new_environment_runs_the_whole_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_url: URL
+) -> None:
+    """An empty database has nothing to protect: the expand phase is everything, so the new
+    build's window (every expand revision of its history applied) is reached before it rolls out."""
+    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(write_release(tmp_path)))
+    env = {"STAGING_DATABASE_URL": url_text(empty_url)}
+    expand = run_cli("db.upgrade", "--env", "staging", "--phase", "expand", "--json", env=env)
+    assert expand.code == 0, expand.output
+    result = json.loads(expand.stdout)
+    assert result["applied"][-3:] == [EXPAND, CONTRACT, LATER]
+    assert OLD_CONTRACT in result["applied"]
+    assert result["held_back"] == []
+    assert position(empty_url) == [LATER]
+
+
+@pytest.fixture
+def far_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_url: URL) -> dict[str, str]:
+    """staging missed a release: it stands below the older release's contract revision."""
+    migrate.upgrade(target_for("staging", empty_url), default_graph()[OLD_CONTRACT].down_revisions[0])
+    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(write_release(tmp_path)))
+    return {"STAGING_DATABASE_URL": url_text(empty_url)}
+
+
+def test_expand_runs_an_older_releases_contract_the_live_fleet_knows(
+    far_behind: dict[str, str], empty_url: URL
+) -> None:
+    register(empty_url)  # the running release: it ships OLD_CONTRACT, not this release's CONTRACT
+    expand = run_cli("db.upgrade", "--env", "staging", "--phase", "expand", "--json", env=far_behind)
+    assert expand.code == 0, expand.output
+    result = json.loads(expand.stdout)
+    assert result["applied"][0] == OLD_CONTRACT
+    assert result["applied"][-1] == EXPAND
+    assert (result["stopped_before"], result["held_back"]) == (CONTRACT, [CONTRACT, LATER])
+    assert [row["phase"] for row in ran(empty_url, OLD_CONTRACT)] == ["contract"]
+
+
+def test_expand_without_live_consumers_stops_at_any_contract_on_a_database_with_tables(
+    far_behind: dict[str, str], empty_url: URL
+) -> None:
+    """Nobody is registered, so nothing says which release the contract revision belongs to."""
+    expand = run_cli("db.upgrade", "--env", "staging", "--phase", "expand", "--json", env=far_behind)
+    assert expand.code == 0, expand.output
+    result = json.loads(expand.stdout)
+    assert (result["applied"], result["stopped_before"]) == ([], OLD_CONTRACT)
+    assert position(empty_url) == list(default_graph()[OLD_CONTRACT].down_revisions)

@@ -18,7 +18,13 @@ from sqlalchemy import Connection
 
 from agent_db.commands.data_loss import accept_or_refuse_data_loss
 from agent_db.commands.guards import check_known, relative_steps, require_override
-from agent_db.commands.phase_gate import ConsumerOverride, PhaseSelection, gate_contract, select_phase
+from agent_db.commands.phase_gate import (
+    ConsumerOverride,
+    PhaseSelection,
+    gate_contract,
+    select_phase,
+    settled_contracts,
+)
 from agent_db.commands.progress import Reporter, SilentReporter
 from agent_db.commands.run_session import open_run
 from agent_db.commands.steps import BASE, run_one, run_steps
@@ -91,7 +97,8 @@ def upgrade(
                 f"{target.name} is already past {destination}; to go back use "
                 f"'uv run invoke db.downgrade --env {target.name} --to {destination}'"
             )
-        plan = select_phase(graph, pending, phase, target.name)
+        settled = settled_contracts(run.lock, graph, before, pending) if phase == "expand" else set()
+        plan = select_phase(graph, pending, phase, target.name, settled)
 
         def contract_gate(revision: str, done: list[str]) -> str | None:
             position = current_revisions(run.lock) if done else before

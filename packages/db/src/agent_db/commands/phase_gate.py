@@ -1,7 +1,12 @@
 """The release phases of a run (``--phase expand|contract|all``) and the contract gate.
 
 ``expand`` applies the pending revisions up to, not including, the first pending contract
-revision: what the running release keeps working on, run before the new build rolls out.
+revision of this release: what the running release keeps working on, run before the new build
+rolls out. A contract revision of an older release (an environment that missed releases) is
+not this release's: when every live consumer's build already knows it, the running release
+works with it applied, so the expand phase runs it and goes on; on an empty database (nothing
+to protect, a new environment) every revision is the expand phase's. Without live consumers on a
+database that has tables, nothing says which release a contract belongs to: it stops there.
 ``contract`` runs after the rollout: it starts at a contract revision (an expand revision still
 pending in front of it means the expand phase has not run: refused) and goes on to the
 destination. ``all`` (the default) is both in one run.
@@ -22,7 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 
 from agent_db.commands.guards import is_real_reason, require_override
-from agent_db.database.consumers import MISSED_HEARTBEATS, LiveConsumer, blocking_consumers
+from agent_db.database.consumers import MISSED_HEARTBEATS, LiveConsumer, blocking_consumers, live_consumers
 from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal
 from agent_db.inputs import check_reason, shown
@@ -88,15 +93,35 @@ class PhasePlan:
         return self.held_back[0] if self.held_back else None
 
 
+def settled_contracts(
+    connection: Connection, graph: RevisionGraph, before: tuple[str, ...], pending: list[str]
+) -> set[str]:
+    """The pending contract revisions that belong to an older release: all of them on an empty
+    database, else those every live consumer's build knows (none when no consumer is live)."""
+    contracts = {rev for rev in pending if phase_of(graph[rev]) == "contract"}
+    if not contracts or not before:
+        return contracts
+    live = live_consumers(connection)
+    if not live:
+        return set()
+    return {rev for rev in contracts if all(consumer.knows(rev) for consumer in live)}
+
+
 def select_phase(
-    graph: RevisionGraph, pending: list[str], phase: PhaseSelection, environment: str
+    graph: RevisionGraph,
+    pending: list[str],
+    phase: PhaseSelection,
+    environment: str,
+    settled: set[str] | frozenset[str] = frozenset(),
 ) -> PhasePlan:
-    """The revisions of ``pending`` (in order) that ``phase`` runs."""
+    """The revisions of ``pending`` (in order) that ``phase`` runs; the expand phase runs through
+    the ``settled`` contract revisions (:func:`settled_contracts`)."""
     contracts = [index for index, rev in enumerate(pending) if phase_of(graph[rev]) == "contract"]
     if phase == "all" or not pending:
         return PhasePlan(phase, list(pending))
     if phase == "expand":
-        cut = contracts[0] if contracts else len(pending)
+        held = [index for index in contracts if pending[index] not in settled]
+        cut = held[0] if held else len(pending)
         return PhasePlan(phase, pending[:cut], pending[cut:])
     if contracts and contracts[0] == 0:
         return PhasePlan(phase, list(pending))
