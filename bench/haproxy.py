@@ -21,14 +21,13 @@ import csv
 import io
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.background import Sampler, stop_group
 from tests.support.ports import free_port
 
 BACKEND = "api"
@@ -172,16 +171,7 @@ class HAProxy:
         raise RuntimeError(f"haproxy's admin socket did not answer within {timeout:.0f} s")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_group(self.process, timeout=10)
 
     def command(self, line: str) -> str:
         """One command on the admin socket (the runtime API); its answer."""
@@ -251,24 +241,14 @@ class HAProxy:
 
 
 @dataclass
-class ReadySampler:
+class ReadySampler(Sampler):
     """How many servers are UP, every ``interval`` seconds, from ``show stat``."""
 
     proxy: HAProxy
     interval: float = 0.05
     samples: list[tuple[float, int, dict[str, str]]] = field(default_factory=list)
     errors: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="ready-sampler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    name = "ready-sampler"
 
     def _run(self) -> None:
         while not self._stop.is_set():

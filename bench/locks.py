@@ -7,10 +7,11 @@ waiting session is the wait it ended with (to within the sampling interval).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import psycopg
+
+from bench.background import Sampler
 
 QUERY = """
 SELECT a.pid, a.application_name, l.locktype, l.mode,
@@ -41,22 +42,12 @@ class Wait:
 
 
 @dataclass
-class LockSampler:
+class LockSampler(Sampler):
     url: str
     interval: float = 0.02
     waits: dict[tuple[int, float], Wait] = field(default_factory=dict)
     samples: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="lock-sampler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+    name = "lock-sampler"
 
     def _run(self) -> None:
         with psycopg.connect(self.url, autocommit=True, application_name="bench-lock-sampler") as connection:
