@@ -232,10 +232,11 @@ def test_backfill_in_batches_resumes_after_an_interruption(
 
 
 def test_backfill_sweeps_up_rows_that_live_traffic_held_or_added_behind_it(
-    versions: Path, empty_url: URL, capfd: pytest.CaptureFixture[str]
+    versions: Path, empty_url: URL, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Batches go forward by key; at the end of the table, rows passed over because a client
     held them (SKIP LOCKED) and rows inserted behind the last key are done in a sweep."""
+    monkeypatch.setenv("AGENT_PROGRESS_SECONDS", "0.000001")  # a progress line per batch
     add_doubled_column_and_backfill(versions)
     target = target_for("dev", empty_url)
     migrate.upgrade(target, "cafe00000002")

@@ -106,6 +106,14 @@ def _last_deployment(env: EnvironmentStatus) -> Cell:
     )
 
 
+def _in_flight(env: EnvironmentStatus) -> Cell:
+    if env.in_flight is None:
+        return NOT_READ
+    if not env.in_flight:
+        return Cell("none")
+    return Cell("; ".join(env.in_flight), "warn")
+
+
 def _consumers(env: EnvironmentStatus) -> Cell:
     if env.consumers is None:
         return NOT_READ
@@ -128,6 +136,7 @@ COLUMNS: list[Column] = [
     Column("pending phases", _pending_phases),
     Column("checksums", _checksums),
     Column("drift", _drift),
+    Column("in flight", _in_flight),
     Column("live consumers", _consumers),
     Column("last deployment", _last_deployment),
 ]

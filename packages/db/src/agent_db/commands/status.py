@@ -15,6 +15,7 @@ from agent_db.commands.positions import try_open
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
 from agent_db.database.consumers import live_consumers
+from agent_db.database.in_flight import work_in_flight
 from agent_db.errors import AgentDbError
 from agent_db.revisions.graph import RevisionGraph, default_graph
 from agent_db.revisions.phases import phase_of
@@ -38,6 +39,7 @@ class EnvironmentStatus:
     drift: list[str] | None = None  # None: not checked
     drift_problem: str | None = None
     last_deployment: dict[str, Any] | None = None
+    in_flight: list[str] | None = None  # the progress of long work a run is doing now
     consumers: list[BuildGroup] | None = None  # the census by build; None: not read
     contract_held_by: dict[str, int] = field(
         default_factory=dict
@@ -114,6 +116,7 @@ def environment_status(settings: DatabaseSettings, graph: RevisionGraph, *, drif
             status.pending_phases = {rev: phase_of(graph[rev]) for rev in status.pending}
             status.checksums = check_applied(connection, graph, known)
             status.last_deployment = _last_deployment(ledger.last_entry(connection))
+            status.in_flight = work_in_flight(connection)
             if drift and not status.unknown:
                 try:
                     found = detect_drift(connection, graph, known, ignore_roles=settings.drift_ignore_roles)

@@ -11,18 +11,22 @@ Use them inside ``upgrade()`` / ``downgrade()``:
   :func:`add_check_not_valid`): add the constraint without scanning the table under an
   exclusive lock, then validate it under a lock that lets reads and writes go on.
 - :func:`backfill_in_batches`: a data migration in short transactions of ``batch_size`` rows,
-  with progress output; it is resumable because each batch only touches rows still to do.
+  with progress (a bar at a terminal, lines in CI, the share done in ``db.status``); it is
+  resumable because each batch only touches rows still to do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
 
 from alembic import op
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.exc import DBAPIError
+
+from agent_db.migrations.work_progress import IndexBuildWatch, WorkProgress, estimated_rows
 
 
 def _quote(identifier: str) -> str:
@@ -79,16 +83,17 @@ def create_index_concurrently(
                 # A build that was interrupted (killed, cancelled, lock timeout) leaves an INVALID
                 # index that is maintained on writes but never used: drop it and build again.
                 op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
-            op.create_index(
-                name,
-                table,
-                list(columns),
-                unique=unique,
-                postgresql_concurrently=True,
-                postgresql_where=text(where) if where else None,
-                postgresql_using=using,
-                if_not_exists=True,
-            )
+            with IndexBuildWatch(op.get_bind(), name) if not _offline() else contextlib.nullcontext():
+                op.create_index(
+                    name,
+                    table,
+                    list(columns),
+                    unique=unique,
+                    postgresql_concurrently=True,
+                    postgresql_where=text(where) if where else None,
+                    postgresql_using=using,
+                    if_not_exists=True,
+                )
         finally:
             if parallel_workers is not None:
                 op.execute("RESET max_parallel_maintenance_workers")
@@ -195,36 +200,50 @@ def backfill_in_batches(
         )
 
     first, following = text(batch(after=False)), text(batch(after=True))
-    name = label or f"backfill {table}"
-    done: int = 0
-    last_key: object = None
-    started = time.monotonic()
     with op.get_context().autocommit_block():
         # In the autocommit block every statement is its own transaction: each batch commits
         # (and releases its row locks) before the next one starts.
         connection = op.get_bind()
         _analyze(connection, table)
-        while True:
-            if last_key is None:
-                updated, last = connection.execute(first).one()
-            else:
-                updated, last = connection.execute(following, {"after": last_key}).one()
-            done += int(updated)
-            if updated:
-                last_key = last
-                rate = done / max(time.monotonic() - started, 1e-6)
-                print(f"  {name}: {done} rows ({rate:,.0f}/s)", file=sys.stderr, flush=True)
-            if updated < batch_size:
-                # The end of the table. SKIP LOCKED may have passed over rows that live traffic
-                # holds, and rows may have arrived behind the last key: look again from the start.
-                remaining = connection.execute(
-                    text(f"SELECT EXISTS (SELECT 1 FROM {quoted_table} WHERE {pending})")
-                ).scalar_one()
-                if not remaining:
-                    break
-                last_key = None
-                if not updated:
-                    time.sleep(0.1)
-            if pause_seconds:
-                time.sleep(pause_seconds)
-    return done
+        estimate = estimated_rows(connection, f"SELECT 1 FROM {quoted_table} WHERE {pending}")
+        with WorkProgress(label or f"backfill {table}", estimate, connection=connection) as progress:
+            return _batches(
+                connection, progress, (first, following), quoted_table, pending, batch_size, pause_seconds
+            )
+
+
+def _batches(
+    connection: Connection,
+    progress: WorkProgress,
+    statements: tuple[TextClause, TextClause],
+    quoted_table: str,
+    pending: str,
+    batch_size: int,
+    pause_seconds: float,
+) -> int:
+    """The batches of :func:`backfill_in_batches`, until no row is pending; rows updated."""
+    first, following = statements
+    done = 0
+    last_key: object = None
+    while True:
+        if last_key is None:
+            updated, last = connection.execute(first).one()
+        else:
+            updated, last = connection.execute(following, {"after": last_key}).one()
+        done += int(updated)
+        if updated:
+            last_key = last
+            progress.update(done)
+        if updated < batch_size:
+            # The end of the table. SKIP LOCKED may have passed over rows that live traffic
+            # holds, and rows may have arrived behind the last key: look again from the start.
+            remaining = connection.execute(
+                text(f"SELECT EXISTS (SELECT 1 FROM {quoted_table} WHERE {pending})")
+            ).scalar_one()
+            if not remaining:
+                return done
+            last_key = None
+            if not updated:
+                time.sleep(0.1)
+        if pause_seconds:
+            time.sleep(pause_seconds)
