@@ -31,6 +31,12 @@ CONSUMER_OVERRIDE_HELP = {
     "allow_protected": "with --allow-live-consumers on a protected environment (prod)",
     "reason": "why, recorded in the ledger (required with --allow-live-consumers)",
 }
+UPGRADE_OVERRIDE_HELP = {
+    **CONSUMER_OVERRIDE_HELP,
+    "allow_protected": "upgrade a protected environment (prod) outside db.promote, or with "
+    "--allow-live-consumers there (needs --reason)",
+    "reason": "why, recorded in the ledger (required with --allow-protected or --allow-live-consumers)",
+}
 OVERRIDE_HELP = {
     "allow_protected": "required to do this on a protected environment (prod)",
     "reason": "why, recorded in the ledger (required with --allow-protected)",

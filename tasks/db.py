@@ -16,6 +16,7 @@ from tasks._shared import (
     ENV_HELP,
     OVERRIDE_HELP,
     ROOT,
+    UPGRADE_OVERRIDE_HELP,
     json_refusals,
     reporter,
     reports_errors,
@@ -29,7 +30,7 @@ from tasks.db_census import consumers
         "env": ENV_HELP,
         "to": "target revision (default head)",
         "json": "print a JSON result",
-        **CONSUMER_OVERRIDE_HELP,
+        **UPGRADE_OVERRIDE_HELP,
     }
 )
 @reports_errors
@@ -44,16 +45,21 @@ def upgrade(
     reason: str = "",
 ) -> None:
     """Apply revisions up to --to under the migration lock, timeouts and ledger; a contract
-    revision runs only once every live consumer's build knows it (exit 3 otherwise)."""
+    revision runs only once every live consumer's build knows it (exit 3 otherwise). Refused on
+    a protected environment (use db.promote there) unless --allow-protected --reason."""
     from agent_db.cli.results import print_run
     from agent_db.commands import migrate
-    from agent_db.commands.phase_gate import ConsumerOverride, check_phase_selection
+    from agent_db.commands.overrides import upgrade_overrides
+    from agent_db.commands.phase_gate import check_phase_selection
 
     selected = check_phase_selection(phase)
     environment = target(env)
-    override = ConsumerOverride.checked(environment, allow_live_consumers, reason or None, allow_protected)
+    overrides = upgrade_overrides(environment, allow_live_consumers, allow_protected, reason or None)
+    protected, override = overrides
     with json_refusals(json):
-        result = migrate.upgrade(environment, to, reporter=reporter(env), phase=selected, override=override)
+        result = migrate.upgrade(
+            environment, to, reporter=reporter(env), phase=selected, override=override, protected=protected
+        )
     print_run(result, as_json=json)
 
 

@@ -16,6 +16,7 @@ from tests.support.census import CONTRACT, EXPAND, LATER, expire, register, writ
 from tests.support.cli import run_cli
 from tests.support.databases import DatabaseFactory, target_for, url_text
 from tests.support.inspection import columns, ledger_rows, position, query
+from tests.support.protected import SETUP_OVERRIDE
 from tests.support.revisions import package_head
 
 
@@ -157,7 +158,7 @@ def test_promote_is_gated_and_a_protected_environment_needs_allow_protected_for_
     release: dict[str, str], databases: DatabaseFactory, tmp_path: Path
 ) -> None:
     prod = databases.create("prod")
-    migrate.upgrade(target_for("prod", prod), package_head())
+    migrate.upgrade(target_for("prod", prod), package_head(), protected=SETUP_OVERRIDE)
     register(prod, environment="prod")
     env = {**release, "PROD_DATABASE_URL": url_text(prod)}
     assert run_cli("db.upgrade", "--env", "staging", env=env).code == 0  # staging: no consumer

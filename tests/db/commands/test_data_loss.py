@@ -15,6 +15,7 @@ from agent_db.revisions.graph import default_graph
 from tests.support.cli import run_invoke
 from tests.support.databases import conninfo, target_for, url_text
 from tests.support.inspection import columns, ledger_rows, position, query
+from tests.support.protected import SETUP_OVERRIDE
 
 TUTORIAL_FIRST, TUTORIAL_SECOND = "3f1a2b9c4d5e", "7c2e8d1f0a6b"
 
@@ -88,7 +89,7 @@ def test_the_cli_exits_3_without_a_terminal_and_names_the_flag(empty_url: URL) -
 
 
 def test_protected_environments_need_a_real_reason(empty_url: URL) -> None:
-    migrate.upgrade(target_for("prod", empty_url), TUTORIAL_SECOND)
+    migrate.upgrade(target_for("prod", empty_url), TUTORIAL_SECOND, protected=SETUP_OVERRIDE)
     for weak in ("aaaaaaaaaaaaaaaaaaaaaaaa", "because reasons", "x y z w v u t s"):
         with pytest.raises(SafetyRefusal, match="a real explanation"):
             migrate.downgrade(target_for("prod", empty_url), "-1", allow_protected=True, reason=weak)

@@ -21,6 +21,7 @@ from tests.support.cli import run_invoke
 from tests.support.databases import DatabaseFactory, conninfo, url_text
 from tests.support.inspection import position, query
 from tests.support.paths import ROOT
+from tests.support.protected import SETUP_OVERRIDE
 from tests.support.revisions import configured_head, copy_history, write_revision
 
 
@@ -159,7 +160,9 @@ def test_target_ahead_of_source_is_refused(stages: Stages) -> None:
     third_revision(stages.versions)
     migrate.upgrade(Target.resolve("dev"), second)
     promote("staging")
-    migrate.upgrade(Target.resolve("prod"))  # someone upgraded prod past staging by hand
+    migrate.upgrade(
+        Target.resolve("prod"), protected=SETUP_OVERRIDE
+    )  # someone upgraded prod past staging by hand
     with pytest.raises(SafetyRefusal, match=r"prod has revision.* c0ffee000001 that staging lacks"):
         promote("prod")
     assert position(stages.prod) == ["c0ffee000001"]

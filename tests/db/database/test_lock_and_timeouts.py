@@ -19,6 +19,7 @@ from agent_db.settings import load_settings
 from tests.support.cli import spawn
 from tests.support.databases import conninfo, target_for, url_text
 from tests.support.inspection import columns, position, query
+from tests.support.protected import SETUP_OVERRIDE
 from tests.support.revisions import configured_head, write_revision
 
 
@@ -153,7 +154,7 @@ def test_environment_timeouts_are_set_on_the_migration_connection(empty_url: URL
         "pass",
         header='lock_timeout = "7s"\nstatement_timeout = "1min"',
     )
-    migrate.upgrade(target_for("prod", empty_url))
+    migrate.upgrade(target_for("prod", empty_url), protected=SETUP_OVERRIDE)
     assert query(empty_url, "SELECT l, s FROM seen") == [("2s", "30min"), ("7s", "1min")]
 
 

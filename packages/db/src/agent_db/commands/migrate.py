@@ -26,6 +26,7 @@ from agent_db.commands.phase_gate import (
     settled_contracts,
 )
 from agent_db.commands.progress import Reporter, SilentReporter
+from agent_db.commands.protected import ProtectedOverride, refuse_unpromoted_upgrade
 from agent_db.commands.run_session import open_run
 from agent_db.commands.steps import BASE, run_one, run_steps
 from agent_db.database.catalog import current_revisions
@@ -79,14 +80,22 @@ def upgrade(
     gate: Gate | None = None,
     phase: PhaseSelection = "all",
     override: ConsumerOverride | None = None,
+    protected: ProtectedOverride | None = None,
 ) -> RunResult:
     """Upgrade ``target`` to ``to`` (default: head), after ``gate`` allows it: the revisions
     ``phase`` selects, each contract revision past the contract gate
-    (:mod:`~agent_db.commands.phase_gate`) unless ``override``."""
+    (:mod:`~agent_db.commands.phase_gate`) unless ``override``.
+
+    A protected environment is upgraded only under the promotion gate (``db.promote`` passes
+    it as ``gate``) or with ``protected``, whose reason the ledger records on every step;
+    otherwise refused before anything connects (:mod:`~agent_db.commands.protected`)."""
     graph = graph or default_graph()
     destination = graph.resolve(to)
+    if target.settings.protected and gate is None and protected is None:
+        raise refuse_unpromoted_upgrade(target.settings)
     reporter = reporter or SilentReporter()
-    with open_run(target, graph, reporter, None) as run:
+    run_reason = protected.ledger_reason if protected is not None else None
+    with open_run(target, graph, reporter, run_reason) as run:
         before = current_revisions(run.lock)
         check_known(graph, before, target.name, run.lock)
         pending = graph.upgrade_path(before, destination)
@@ -102,7 +111,8 @@ def upgrade(
 
         def contract_gate(revision: str, done: list[str]) -> str | None:
             position = current_revisions(run.lock) if done else before
-            return gate_contract(run.lock, graph, revision, target.name, override, list(done), position)
+            step = gate_contract(run.lock, graph, revision, target.name, override, list(done), position)
+            return f"{run_reason}; {step}" if step and run_reason else step
 
         applied = run_steps(run, "upgrade", plan.selected, contract_gate) if plan.selected else []
         after = current_revisions(run.lock)

@@ -11,7 +11,6 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
 from agent_db.errors import AgentDbError
@@ -72,13 +71,13 @@ def run_migrations_online() -> None:
     if given is not None:
         migrate(given)
         return
-    from agent_db.migrations.plain_cli import connect_for_plain_cli, ledger_recorder
+    from agent_db.migrations.plain_cli import connect_for_plain_cli, fail, ledger_recorder
 
     try:
         with connect_for_plain_cli(config, environment_name()) as connection:
             migrate(connection, ledger_recorder(environment_name()))
     except AgentDbError as error:
-        raise CommandError(str(error)) from None
+        fail(config, error)
 
 
 if context.is_offline_mode():

@@ -1,30 +1,36 @@
 """Connection for the plain Alembic CLI (``alembic -c packages/db/alembic.ini ...``).
 
 The toolkit passes its own connection; this path serves people who type Alembic commands.
-Writing commands against a protected environment are refused here: those go through
-``invoke db.upgrade`` / ``db.downgrade``, which hold the lock and keep the ledger.
+On a protected environment only the commands that read are served: revisions reach it through
+``invoke db.promote`` (the promotion gate), and a downgrade or stamp through the task with
+``--allow-protected --reason``; the refusal says which (exit 3).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext, MigrationInfo
 from alembic.script import Script
+from alembic.util import CommandError
 from sqlalchemy import Connection
 
 from agent_db.database.engines import create_sync_engine, translate_connection_errors
 from agent_db.database.ledger import Direction, ensure_ledger, record_completed_step
 from agent_db.database.target import resolve_url
-from agent_db.errors import SafetyRefusal
+from agent_db.errors import AgentDbError, SafetyRefusal
 from agent_db.revisions.phases import phase_of
 from agent_db.revisions.revision_file import file_checksum
-from agent_db.settings import load_settings
+from agent_db.settings import DatabaseSettings, load_settings
 
-WRITING_COMMANDS = frozenset({"upgrade", "downgrade", "stamp"})
+# What may run against a protected environment: these only read it (revision --autogenerate
+# compares, then writes a file here). Anything else, or a command this cannot name, is refused.
+READING_COMMANDS = frozenset({"current", "check", "history", "heads", "branches", "show", "revision"})
 
 
 def _command_name(config: Config) -> str | None:
@@ -35,16 +41,30 @@ def _command_name(config: Config) -> str | None:
     return None
 
 
+def protected_refusal(settings: DatabaseSettings, command: str | None) -> str:
+    """Why plain ``alembic COMMAND`` may not write to ``settings``' environment, and the way through."""
+    name = settings.name
+    refused = f"{name} is protected: plain 'alembic {command or '(this command)'}' is refused there"
+    if command in ("downgrade", "stamp"):
+        return (
+            f"{refused}; run 'uv run invoke db.{command} --env {name} --to REV --allow-protected "
+            '--reason "why"\', which holds the migration lock and records the reason in the ledger'
+        )
+    if not settings.promote_from:
+        return f"{refused}; use the 'uv run invoke db.*' tasks, which hold the migration lock and the ledger"
+    return (
+        f"{refused}; revisions reach {name} only by promotion from {settings.promote_from}: run "
+        f"'uv run invoke db.promote --to {name}', which applies what {settings.promote_from} has "
+        "run successfully, never further, under the migration lock and the ledger"
+    )
+
+
 @contextmanager
 def connect_for_plain_cli(config: Config, environment: str) -> Iterator[Connection]:
     settings = load_settings(environment)
     command = _command_name(config)
-    if settings.protected and command in WRITING_COMMANDS:
-        raise SafetyRefusal(
-            f"{environment} is protected: plain 'alembic {command}' is refused there; use "
-            f"'uv run invoke db.{command} --env {environment}', which holds the migration lock "
-            "and records the ledger"
-        )
+    if settings.protected and command not in READING_COMMANDS:
+        raise SafetyRefusal(protected_refusal(settings, command))
     url = resolve_url(settings)
     engine = create_sync_engine(url, application_name="alembic-cli")
     try:
@@ -55,6 +75,16 @@ def connect_for_plain_cli(config: Config, environment: str) -> Iterator[Connecti
             yield connection
     finally:
         engine.dispose()
+
+
+def fail(config: Config, error: AgentDbError) -> NoReturn:
+    """Stop the command over ``error``: typed at a shell, ``FAILED: ...`` on stderr and the
+    contract's exit code (3 for a refusal; Alembic's own would be 255); called from code, the
+    ``CommandError`` Alembic's API raises."""
+    if getattr(config, "cmd_opts", None) is None:
+        raise CommandError(str(error)) from None
+    sys.stderr.write(f"FAILED: {error}\n")
+    raise SystemExit(error.exit_code)
 
 
 def ledger_recorder(environment: str) -> Callable[..., None]:
