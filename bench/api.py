@@ -85,6 +85,8 @@ def api_env(url: str, key: str, source: Path | None = None) -> dict[str, str]:
         env["PYTHONPATH"] = os.pathsep.join(
             [str(source / "services/api/src"), str(source / "packages/db/src"), env.get("PYTHONPATH", "")]
         ).rstrip(os.pathsep)
+        # Its own settings files: the checkout's may have settings the old code does not know.
+        env["AGENT_ENVIRONMENTS_DIR"] = str(source / "environments")
     return env
 
 
@@ -93,7 +95,7 @@ def extract_revision(revision: str, folder: Path) -> Path:
     comparison in the same run."""
     folder.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(
-        ["git", "archive", revision, "services/api/src", "packages/db/src"],
+        ["git", "archive", revision, "services/api/src", "packages/db/src", "environments"],
         cwd=ROOT,
         capture_output=True,
         check=True,
