@@ -17,11 +17,13 @@ from agent_db.commands import migrate
 from agent_db.commands.promote import promote
 from agent_db.database.target import Target
 from agent_db.errors import SafetyRefusal
+from tests.support.census import CONTRACT, EXPAND, LATER, register, write_release
 from tests.support.cli import Outcome, run_cli
-from tests.support.databases import DatabaseFactory, url_text
+from tests.support.databases import DatabaseFactory, target_for, url_text
 from tests.support.inspection import columns, fingerprint, ledger_rows, position
 from tests.support.paths import ROOT
-from tests.support.revisions import configured_head, copy_history, write_revision
+from tests.support.protected import SETUP_OVERRIDE
+from tests.support.revisions import configured_head, copy_history, package_head, write_revision
 
 UNPROMOTED = "c0ffee0000a1"
 REASON = "INC-77: the bio column is needed before staging is rebuilt"
@@ -185,3 +187,58 @@ def test_plain_alembic_cli_refuses_to_write_prod_and_points_at_db_promote(stages
     up = alembic("staging", "upgrade", "head", stages=stages)
     assert up.returncode == 0, up.stderr
     assert position(stages.staging) == [stages.before]
+
+
+def test_alembic_called_from_code_on_prod_is_refused_too(stages: Stages) -> None:
+    """A script calling alembic.command.upgrade has no command line to name: still refused."""
+    untouched = fingerprint(stages.prod)
+    script = (
+        "from alembic import command; from alembic.config import Config; "
+        "command.upgrade(Config('packages/db/alembic.ini'), 'head')"
+    )
+    called = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, **stages.env(), "AGENT_ENV": "prod"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert called.returncode != 0
+    assert "CommandError: prod is protected" in called.stderr
+    assert "'uv run invoke db.promote --to prod'" in called.stderr
+    assert fingerprint(stages.prod) == untouched
+
+
+def test_on_prod_a_contract_past_live_consumers_needs_both_overrides_and_records_both(
+    databases: DatabaseFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prod = databases.create("prod")
+    migrate.upgrade(target_for("prod", prod), package_head(), protected=SETUP_OVERRIDE)
+    monkeypatch.setenv("AGENT_DB_VERSIONS_DIR", str(write_release(tmp_path)))
+    register(prod, environment="prod")  # a live process of the release before: it reads nickname
+    env = {"PROD_DATABASE_URL": url_text(prod)}
+
+    consumers_only = run_cli(
+        "db.upgrade", "--env", "prod", "--allow-live-consumers", "--reason", REASON, env=env
+    )
+    assert consumers_only.code == 3, consumers_only.output
+    assert "--allow-protected" in said(consumers_only)
+    assert position(prod) == [package_head()]
+
+    protected_only = run_cli("db.upgrade", "--env", "prod", "--allow-protected", "--reason", REASON, env=env)
+    assert protected_only.code == 3, protected_only.output
+    assert f"contract revision {CONTRACT}" in said(protected_only)
+    assert position(prod) == [EXPAND]  # the expand revision before it ran, under the override
+
+    both = ("--allow-protected", "--allow-live-consumers", "--reason", REASON)
+    passed = run_cli("db.upgrade", "--env", "prod", *both, env=env)
+    assert passed.code == 0, passed.output
+    assert position(prod) == [LATER]
+    reasons = {
+        row["revision"]: str(row["reason"]) for row in ledger_rows(prod) if row["outcome"] == "success"
+    }
+    assert reasons[EXPAND] == reasons[LATER] == f"--allow-protected (upgrade outside promotion): {REASON}"
+    assert reasons[CONTRACT].startswith(f"--allow-protected (upgrade outside promotion): {REASON}; ")
+    assert "--allow-live-consumers (1 live consumer(s) past" in reasons[CONTRACT]
+    assert reasons[CONTRACT].endswith(REASON)
