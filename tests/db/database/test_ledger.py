@@ -92,3 +92,53 @@ def test_stale_running_row_is_closed_as_failed_by_the_next_run(empty_url: URL) -
     ghost = next(r for r in ledger_rows(empty_url) if r[6] == "ghost")
     assert ghost[9] == "failed"
     assert "interrupted" in str(ghost[10])
+
+
+def test_a_running_row_takes_what_its_step_committed_once_and_nothing_else(empty_url: URL) -> None:
+    migrate.upgrade(target_for("dev", empty_url), default_graph().linear_order()[0])
+    with psycopg.connect(conninfo(empty_url), autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO schema_ledger (run_id, revision, direction, environment, actor, "
+            "tool_version, backend_pid) VALUES (gen_random_uuid(), 'y', 'upgrade', 'dev', 'me', 't', 1)"
+        )
+        connection.execute("UPDATE schema_ledger SET committed = 'add column t.c' WHERE revision = 'y'")
+        with pytest.raises(psycopg.errors.RaiseException, match="running to a final outcome"):
+            connection.execute("UPDATE schema_ledger SET committed = 'other' WHERE revision = 'y'")
+        with pytest.raises(psycopg.errors.RaiseException, match="running to a final outcome"):
+            connection.execute(
+                "UPDATE schema_ledger SET committed = 'x', actor = 'forged' WHERE committed IS NULL"
+            )
+        connection.execute("UPDATE schema_ledger SET outcome = 'partial' WHERE revision = 'y'")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            connection.execute(
+                "INSERT INTO schema_ledger (run_id, revision, direction, environment, actor, "
+                "tool_version, outcome) VALUES (gen_random_uuid(), 'z', 'upgrade', 'dev', 'me', 't', 'bogus')"
+            )
+        (row,) = connection.execute(
+            "SELECT outcome, committed, actor FROM schema_ledger WHERE revision = 'y'"
+        ).fetchall()
+    assert row == ("partial", "add column t.c", "me")
+
+
+def test_an_older_ledger_gains_the_partial_outcome_in_place(empty_url: URL) -> None:
+    """A ledger from before 'partial' (its CHECK lists three outcomes, no committed column) is
+    upgraded by the first run of this toolkit, its rows kept."""
+    first, second = default_graph().linear_order()[:2]
+    migrate.upgrade(target_for("dev", empty_url), first)
+    with psycopg.connect(conninfo(empty_url), autocommit=True) as connection:
+        connection.execute("ALTER TABLE schema_ledger DROP COLUMN committed")
+        connection.execute(
+            "ALTER TABLE schema_ledger DROP CONSTRAINT schema_ledger_outcome_check, ADD CONSTRAINT "
+            "schema_ledger_outcome_check CHECK (outcome IN ('running', 'success', 'failed'))"
+        )
+    migrate.upgrade(target_for("dev", empty_url), second)
+    with psycopg.connect(conninfo(empty_url), autocommit=True) as connection:
+        (check,) = connection.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'schema_ledger_outcome_check'"
+        ).fetchone() or ("",)
+        has_column = connection.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = 'schema_ledger'::regclass AND attname = 'committed'"
+        ).fetchall()
+    assert "partial" in str(check)
+    assert has_column
+    assert [r[0] for r in ledger_rows(empty_url)] == [first, second]

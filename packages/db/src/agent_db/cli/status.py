@@ -100,7 +100,7 @@ def _last_deployment(env: EnvironmentStatus) -> Cell:
     if not last:
         return NOT_READ
     when = (last["finished_at"] or last["started_at"])[:19].replace("T", " ")
-    tone: Tone = "bad" if last["outcome"] == "failed" else "plain"
+    tone: Tone = "bad" if last["outcome"] in ("failed", "partial") else "plain"
     return Cell(
         f"{last['direction']} {last['revision'][:12]} {last['outcome']} by {last['actor']} at {when}", tone
     )

@@ -30,6 +30,7 @@ from agent_db.database.target import Target
 from agent_db.revisions.graph import Revision, RevisionGraph
 
 if TYPE_CHECKING:
+    from alembic.operations.ops import MigrateOperation
     from alembic.script import ScriptDirectory
 
 
@@ -93,17 +94,23 @@ class MigrationRun:
         destination: str,
         on_apply: Callable[..., None],
         start: Sequence[str] | None = None,
+        on_leave: Callable[[list[MigrateOperation]], None] | None = None,
+        resuming: bool = False,
     ) -> None:
         """One step to ``destination``; ``start`` names where it starts when not all the live
-        heads move (reverting one branch of two)."""
-        from agent_db.revisions.alembic_bridge import run_environment, steps_to
+        heads move (reverting one branch of two). ``on_leave`` hears when the revision leaves
+        its transaction; ``resuming`` runs it as the resume of a partly applied step
+        (:mod:`agent_db.revisions.resume`)."""
+        from agent_db.revisions.alembic_bridge import run_environment, steps_to, watching_step
         from agent_db.revisions.alembic_config import alembic_config
+        from agent_db.revisions.resume import skip_committed
 
         script = self.script
         config = alembic_config(self.target.name, connection=self.migration, on_version_apply=on_apply)
-        run_environment(
-            config, script, steps_to(script, direction, destination, start=start), destination=destination
-        )
+        with watching_step(on_leave or (lambda _: None), skip_committed if resuming else None):
+            run_environment(
+                config, script, steps_to(script, direction, destination, start=start), destination=destination
+            )
 
 
 @contextmanager

@@ -11,8 +11,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent_db.commands.failures import describe_failure, lost_during_step, next_step_hint
-from agent_db.database import ledger
+from agent_db.commands.failures import (
+    describe_failure,
+    lost_after_commit,
+    lost_during_step,
+    next_step_hint,
+    partly_applied,
+    resume_command,
+)
+from agent_db.database import ledger, ledger_partial
 from agent_db.database.blockers import BlockerWatch
 from agent_db.database.catalog import current_revisions
 from agent_db.database.pg_errors import is_connection_lost, is_lock_timeout
@@ -21,6 +28,8 @@ from agent_db.revisions.phases import graph_phases, phase_of
 from agent_db.revisions.revision_file import Revision, file_checksum
 
 if TYPE_CHECKING:
+    from alembic.operations.ops import MigrateOperation
+
     from agent_db.commands.run_session import MigrationRun
 
 # What a stamp to base runs as: no file, no checksum.
@@ -80,6 +89,8 @@ def run_one(
     attempts = 1 + (target.settings.lock_retries if direction != "stamp" else 0)
     for attempt in range(1, attempts + 1):
         lock_timeout, _ = run.set_timeouts(revision)
+        # A step of this revision that left its transaction and stopped: this one resumes it.
+        resuming = ledger_partial.interrupted_commit(run.lock, revision.id, direction) is not None
         reporter.step_started(revision, index, total, attempt)
         row_id = ledger.start_step(
             run.lock,
@@ -100,30 +111,39 @@ def run_one(
         pid = run.migration.execute(text("SELECT pg_backend_pid()")).scalar_one()
         run.migration.commit()
         started = time.monotonic()
+        committed = _Committed(run, row_id)
         try:
             with BlockerWatch(run.lock, pid) as watch:
                 # A downgrade reverts this revision only, whatever other heads the database has.
                 start = [revision.id] if direction == "downgrade" else None
-                run.run_alembic(direction, destination, mark_success, start)
+                run.run_alembic(direction, destination, mark_success, start, committed.leave, resuming)
         except Exception as error:
             where = f"revision {revision.id} ({revision.path.name})"
+            outcome: ledger.Outcome = "failed" if committed.what is None else "partial"
+            resume = resume_command(target, direction)
             if is_connection_lost(error):
                 with suppress(SQLAlchemyError):
                     run.migration.invalidate()
-                lost = lost_during_step(target, where, error)
-                _record_failure(run, row_id, str(lost))  # when only the step's session died
-                telemetry.step_finished(revision, "failed", time.monotonic() - started, error=str(lost))
+                lost = (
+                    lost_during_step(target, where, error)
+                    if committed.what is None
+                    else MigrationFailed(lost_after_commit(target, where, error, committed.what, resume))
+                )
+                _record_failure(run, row_id, str(lost), outcome)  # when only the step's session died
+                telemetry.step_finished(revision, outcome, time.monotonic() - started, error=str(lost))
                 raise lost from None
             if run.migration.in_transaction():
                 run.migration.rollback()
             if is_lock_timeout(error):
-                message = (
-                    f"{where} could not take a lock within lock_timeout={lock_timeout}: "
-                    f"blocked by {watch.describe()}. Nothing of this revision was applied"
-                )
+                blocked = watch.describe()
+                cause = f"could not take a lock within lock_timeout={lock_timeout}: blocked by {blocked}"
+                message = f"{where} {cause}. Nothing of this revision was applied"
             else:
-                message = f"{where} failed: {describe_failure(error)}"
-            _record_failure(run, row_id, message)
+                cause = describe_failure(error)
+                message = f"{where} failed: {cause}"
+            if committed.what is not None:
+                message = partly_applied(where, committed.what, cause, resume)
+            _record_failure(run, row_id, message, outcome)
             blocker = watch.describe() if is_lock_timeout(error) else None
             if is_lock_timeout(error) and attempt < attempts:
                 delay = target.settings.retry_backoff_seconds * 2 ** (attempt - 1)
@@ -132,9 +152,11 @@ def run_one(
                 time.sleep(delay)
                 continue
             telemetry.step_finished(
-                revision, "failed", time.monotonic() - started, error=message, blocker=blocker
+                revision, outcome, time.monotonic() - started, error=message, blocker=blocker
             )
             position = ", ".join(current_revisions(run.lock)) or "base"
+            if committed.what is not None:
+                position += f", with {revision.id} partly applied"
             raise MigrationFailed(
                 f"{message}. {target.name} stays at {position}{next_step_hint(error)}"
             ) from None
@@ -151,7 +173,22 @@ def _checksum_of_file_run(revision: Revision) -> str | None:
     return file_checksum(revision.path.read_bytes())
 
 
-def _record_failure(run: MigrationRun, row_id: int, message: str) -> None:
+def _record_failure(run: MigrationRun, row_id: int, message: str, outcome: ledger.Outcome) -> None:
     # If the database went away, the row stays 'running' and the next run closes it.
     with suppress(SQLAlchemyError):
-        ledger.finish_step(run.lock, row_id, "failed", message)
+        ledger.finish_step(run.lock, row_id, outcome, message)
+
+
+class _Committed:
+    """What the step committed when it left its transaction (None: it has not), recorded on its
+    ledger row before the commit, so that a runner killed after it leaves a ``partial`` trace."""
+
+    def __init__(self, run: MigrationRun, row_id: int) -> None:
+        self.run, self.row_id = run, row_id
+        self.what: str | None = None
+
+    def leave(self, operations: list[MigrateOperation]) -> None:
+        from agent_db.revisions.resume import describe
+
+        self.what = describe(operations)
+        ledger_partial.mark_committed(self.run.lock, self.row_id, self.what)

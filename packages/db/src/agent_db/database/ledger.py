@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 Direction = Literal["upgrade", "downgrade", "stamp"]
-Outcome = Literal["running", "success", "failed"]
+Outcome = Literal["running", "success", "failed", "partial"]
 
 
 def new_run_id() -> uuid.UUID:
@@ -132,13 +132,20 @@ def record_completed_step(
 
 
 def close_abandoned_steps(connection: Connection) -> int:
-    """Mark ``running`` rows left by a runner that died as failed; callers hold the lock, so no
-    live runner owns them. Returns how many were closed."""
+    """Close the ``running`` rows left by a runner that died; callers hold the lock, so no live
+    runner owns them. A step that had left its transaction (``committed`` set) is ``partial``:
+    what it committed stays and the next run resumes it; any other was rolled back, ``failed``.
+    Returns how many were closed."""
     result = connection.execute(
         text(
-            "UPDATE schema_ledger SET outcome = 'failed', finished_at = clock_timestamp(), "
-            "error = 'interrupted: the runner stopped before recording an outcome (killed, or "
-            "its connection was lost); the transaction of this step was rolled back' "
+            "UPDATE schema_ledger SET finished_at = clock_timestamp(), "
+            "outcome = CASE WHEN committed IS NULL THEN 'failed' ELSE 'partial' END, "
+            "error = CASE WHEN committed IS NULL THEN 'interrupted: the runner stopped before "
+            "recording an outcome (killed, or its connection was lost); the transaction of this "
+            "step was rolled back' ELSE 'interrupted after the step left its transaction (an "
+            "autocommit block): the runner stopped before recording an outcome (killed, or its "
+            "connection was lost). Committed and kept: ' || committed || ', and the work the "
+            "block finished; the next run of the revision resumes it from there' END "
             "WHERE outcome = 'running' AND backend_pid IS DISTINCT FROM pg_backend_pid() "
             "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "
             "WHERE a.pid = schema_ledger.backend_pid AND a.application_name LIKE 'agent-db%')"
@@ -168,6 +175,7 @@ class LedgerEntry:
     attempt: int
     phase: str | None = None  # None: recorded before the ledger had phases
     ci_run: str | None = None  # the CI run's address; None outside CI or before the column
+    committed: str | None = None  # what the step had committed when it left its transaction
 
     def as_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
@@ -188,9 +196,10 @@ def _phase_column(connection: Connection) -> str:
 
 
 def _later_columns(connection: Connection) -> str:
-    """``phase, ci_run`` as far as the live ledger has them (NULL in their place otherwise)."""
+    """``phase, ci_run, committed`` as far as the live ledger has them (NULL in their place
+    otherwise)."""
     present = ledger_columns(connection)
-    return ", ".join(name if name in present else "NULL" for name in ("phase", "ci_run"))
+    return ", ".join(name if name in present else "NULL" for name in ("phase", "ci_run", "committed"))
 
 
 def entries(connection: Connection, *, limit: int | None = None) -> list[LedgerEntry]:

@@ -14,6 +14,36 @@ from sqlalchemy import Connection, text
 from agent_db.database.catalog import table_exists
 
 LEDGER_TABLE = "schema_ledger"
+# Every outcome a step can have: 'partial' is a step that left its transaction and stopped.
+OUTCOMES = ("running", "success", "failed", "partial")
+
+# Rows are never deleted; a ``running`` row moves once to a final outcome (only ``outcome``,
+# ``finished_at`` and ``error`` change then), and before that it may take one other change: what
+# its step had committed when the step left its transaction (``committed``, set once, from NULL).
+# The column is read through jsonb, so the function also works on a ledger not yet upgraded.
+_APPEND_ONLY_FUNCTION = """
+    CREATE OR REPLACE FUNCTION schema_ledger_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
+            RAISE EXCEPTION 'schema_ledger is append-only: rows are never deleted';
+        END IF;
+        IF OLD.outcome = 'running' AND NEW.outcome = 'running'
+           AND (to_jsonb(OLD) ->> 'committed') IS NULL
+           AND (to_jsonb(NEW) ->> 'committed') IS NOT NULL
+           AND (to_jsonb(NEW) - 'committed') = (to_jsonb(OLD) - 'committed') THEN
+            RETURN NEW;
+        END IF;
+        IF OLD.outcome <> 'running'
+           OR NEW.outcome = 'running'
+           OR (to_jsonb(NEW) - 'outcome' - 'finished_at' - 'error')
+              <> (to_jsonb(OLD) - 'outcome' - 'finished_at' - 'error') THEN
+            RAISE EXCEPTION 'schema_ledger rows only move from running to a final outcome';
+        END IF;
+        RETURN NEW;
+    END
+    $$
+    """
 
 _DDL = (
     """
@@ -38,23 +68,7 @@ _DDL = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS schema_ledger_revision_idx ON schema_ledger (revision, id)",
-    """
-    CREATE OR REPLACE FUNCTION schema_ledger_append_only() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
-            RAISE EXCEPTION 'schema_ledger is append-only: rows are never deleted';
-        END IF;
-        IF OLD.outcome <> 'running'
-           OR NEW.outcome = 'running'
-           OR (to_jsonb(NEW) - 'outcome' - 'finished_at' - 'error')
-              <> (to_jsonb(OLD) - 'outcome' - 'finished_at' - 'error') THEN
-            RAISE EXCEPTION 'schema_ledger rows only move from running to a final outcome';
-        END IF;
-        RETURN NEW;
-    END
-    $$
-    """,
+    _APPEND_ONLY_FUNCTION,
     """
     CREATE OR REPLACE TRIGGER schema_ledger_append_only
         BEFORE UPDATE OR DELETE ON schema_ledger
@@ -67,15 +81,31 @@ _DDL = (
     """,
 )
 
-# (column, statement): columns added to the ledger after its first release, oldest first.
-_COLUMNS_ADDED: tuple[tuple[str, str], ...] = (
+# (column, statements): columns added to the ledger after its first release, oldest first. The
+# statements are idempotent and the last adds the column, so a run cut short between them
+# finishes the upgrade the next time.
+_COLUMNS_ADDED: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "phase",
-        "ALTER TABLE schema_ledger ADD COLUMN IF NOT EXISTS phase text "
-        "CHECK (phase IN ('expand', 'contract'))",
+        (
+            "ALTER TABLE schema_ledger ADD COLUMN IF NOT EXISTS phase text "
+            "CHECK (phase IN ('expand', 'contract'))",
+        ),
     ),
     # The CI run that ran the step (agent_db.database.provenance.ci_run): the deploy's address.
-    ("ci_run", "ALTER TABLE schema_ledger ADD COLUMN IF NOT EXISTS ci_run text"),
+    ("ci_run", ("ALTER TABLE schema_ledger ADD COLUMN IF NOT EXISTS ci_run text",)),
+    # What a step had committed when it left its transaction (an autocommit block), and the
+    # outcome 'partial' of such a step that did not finish: it resumes from there.
+    (
+        "committed",
+        (
+            _APPEND_ONLY_FUNCTION,
+            "ALTER TABLE schema_ledger DROP CONSTRAINT IF EXISTS schema_ledger_outcome_check, "
+            "ADD CONSTRAINT schema_ledger_outcome_check "
+            f"CHECK (outcome IN {OUTCOMES!r}), "
+            "ADD COLUMN IF NOT EXISTS committed text",
+        ),
+    ),
 )
 
 
@@ -86,9 +116,10 @@ def ensure_ledger(connection: Connection, *, commit: bool = True) -> None:
         for statement in _DDL:
             connection.execute(text(statement))
     present = ledger_columns(connection)
-    for column, statement in _COLUMNS_ADDED:
+    for column, statements in _COLUMNS_ADDED:
         if column not in present:
-            connection.execute(text(statement))
+            for statement in statements:
+                connection.execute(text(statement))
     if commit and connection.in_transaction():
         connection.commit()
 

@@ -9,6 +9,8 @@ this file and nothing else.
   ``_stamp_revs``).
 - :func:`recording_operations`: watch the operations a revision invokes while it renders (the
   migration lint's capture), by wrapping ``invoke``, ``autocommit_block`` and the batch flush.
+- :func:`watching_step`: the same wrapping while a step runs: the runner learns when the
+  revision leaves its transaction, and a resumed step skips what was committed before.
 """
 
 from __future__ import annotations
@@ -181,3 +183,42 @@ def recording_operations(
         AbstractOperations.invoke = original_invoke  # type: ignore[method-assign]
         MigrationContext.autocommit_block = original_block  # type: ignore[method-assign]
         BatchOperationsImpl.flush = original_flush  # type: ignore[method-assign]
+
+
+@contextmanager
+def watching_step(
+    on_leave: Callable[[list[MigrateOperation]], None],
+    skip: Callable[[MigrateOperation, MigrationContext], bool] | None = None,
+) -> Iterator[None]:
+    """While one step runs online: ``on_leave(operations)`` once, with the operations invoked so
+    far, as the revision first enters an autocommit block (before that block commits them);
+    an operation for which ``skip(operation, context)`` is true is not run (a resumed step's
+    work already committed). Every patched method is restored on the way out."""
+    before: list[MigrateOperation] = []
+    left = False
+    original_invoke = AbstractOperations.invoke
+    original_block = MigrationContext.autocommit_block
+
+    def invoke(self: AbstractOperations, operation: MigrateOperation) -> Any:
+        if skip is not None and skip(operation, self.migration_context):
+            return None
+        if not left:
+            before.append(operation)
+        return original_invoke(self, operation)
+
+    @contextmanager
+    def autocommit_block(self: MigrationContext) -> Iterator[None]:
+        nonlocal left
+        if not left and not self.as_sql:
+            left = True
+            on_leave(list(before))
+        with original_block(self):
+            yield
+
+    AbstractOperations.invoke = invoke  # type: ignore[method-assign]
+    MigrationContext.autocommit_block = autocommit_block  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        AbstractOperations.invoke = original_invoke  # type: ignore[method-assign]
+        MigrationContext.autocommit_block = original_block  # type: ignore[method-assign]
