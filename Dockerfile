@@ -51,4 +51,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
 CMD ["uvicorn", "agent_api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--http", "agent_api.boundary_errors:ShapedHttpToolsProtocol"]
+     "--http", "agent_api.boundary_errors:ShapedHttpToolsProtocol", "--no-proxy-headers"]

@@ -54,6 +54,9 @@ def serve_api(env: str, host: str, port: int, workers: int) -> None:
         access_log=False,  # the app logs each request itself, with its id (agent_api.access)
         # Requests uvicorn cannot parse get the API's error shape, not plain text.
         http=HTTP_PROTOCOL,
+        # The peer stays the peer: X-Forwarded-For is read by the app, and only from the
+        # [api] trusted_proxies (agent_api.client_address); uvicorn would trust 127.0.0.1.
+        proxy_headers=False,
     )
 
 

@@ -1,140 +1,128 @@
 """Login throttling: guessing one account's password from one address gets slower and slower
 (429 with Retry-After), while that account from elsewhere and every other account log in as
-fast as ever."""
+fast as ever. The counts live in PostgreSQL (the ``login_failures`` table)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
+import asyncio
+import secrets
 
-import httpx
 import pytest
-from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import URL
 
 from agent_api.app_state import app_state
-from agent_api.login_throttle import LoginThrottle
-from tests.support.api import PASSWORD, MakeUser, error_code
+from agent_api.login_throttle import LoginThrottle, account_key, address_key
+from tests.support.api import PASSWORD, MakeUser
+from tests.support.throttle import Clock, attempt, client_from, running_app
 
-LOGIN = "/api/v1/auth/login"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+pytestmark = pytest.mark.anyio
 
 
-def test_delays_double_after_the_free_failures_and_a_success_clears_them() -> None:
+def an_address() -> str:
+    """A random address, so that tests sharing the database never share a budget."""
+    return "10." + ".".join(str(secrets.randbelow(250) + 1) for _ in range(3))
+
+
+async def test_delays_double_after_the_free_failures_and_a_success_clears_them(api_database: URL) -> None:
     clock = Clock()
     throttle = LoginThrottle(free_failures=3, base_delay=1.0, max_delay=8.0, clock=clock)
-    key = throttle.key("Alice ", "10.0.0.1")
-    assert key == throttle.key("alice", "10.0.0.1")  # case and padding do not buy more attempts
-    assert [throttle.begin(key) for _ in range(3)] == [None, None, None]
-    assert throttle.begin(key) == 1  # the 4th waits 1 s after the 3rd failure
-    clock.now += 1
-    assert throttle.begin(key) is None  # 4th failure
-    assert throttle.begin(key) == 2
-    clock.now += 2
-    assert throttle.begin(key) is None  # 5th failure
-    assert throttle.begin(key) == 4
-    clock.now += 4
-    assert throttle.begin(key) is None
-    clock.now += 8
-    assert throttle.begin(key) is None
-    assert throttle.begin(key) == 8  # capped at max_delay
-    assert throttle.begin(throttle.key("alice", "10.0.0.2")) is None  # another address: untouched
-    assert throttle.begin(throttle.key("bob", "10.0.0.1")) is None  # another account: untouched
-    throttle.succeeded(key)
-    assert throttle.begin(key) is None
+    async with running_app(api_database) as app:
+        engine = app_state(app).database.engine
+        key = address_key(an_address())
+        assert [await throttle.begin(engine, key) for _ in range(3)] == [None, None, None]
+        assert await throttle.begin(engine, key) == 1  # the 4th waits 1 s after the 3rd failure
+        clock.advance(1)
+        assert await throttle.begin(engine, key) is None  # 4th failure
+        assert await throttle.begin(engine, key) == 2
+        clock.advance(2)
+        assert await throttle.begin(engine, key) is None
+        assert await throttle.begin(engine, key) == 4
+        clock.advance(4)
+        assert await throttle.begin(engine, key) is None
+        clock.advance(8)
+        assert await throttle.begin(engine, key) is None
+        assert await throttle.begin(engine, key) == 8  # capped at max_delay
+        assert await throttle.begin(engine, address_key(an_address())) is None  # another key
+        await throttle.succeeded(engine, key)
+        assert await throttle.begin(engine, key) is None
 
 
-def test_attempts_that_fail_for_other_reasons_are_refunded() -> None:
-    throttle = LoginThrottle(free_failures=2, clock=Clock())
-    key = throttle.key("alice", "10.0.0.1")
-    for _ in range(10):  # the database is down: each attempt is refunded
-        assert throttle.begin(key) is None
-        throttle.refund(key)
-    assert len(throttle) == 0
-    throttle.begin(key)
-    throttle.begin(key)
-    assert throttle.begin(key) == 1
-
-
-def test_a_burst_of_parallel_guesses_cannot_slip_through() -> None:
-    """Attempts count from when they start: the sixth of a burst is refused before the first
-    five have even been checked."""
-    throttle = LoginThrottle(free_failures=5, clock=Clock())
-    key = throttle.key("alice", "10.0.0.1")
-    started = [throttle.begin(key) for _ in range(50)]
-    assert started[:5] == [None] * 5
-    assert all(wait == 1 for wait in started[5:])
-
-
-def test_old_failures_are_forgotten_and_memory_is_bounded() -> None:
+async def test_refunds_old_windows_and_the_purge(api_database: URL) -> None:
     clock = Clock()
-    throttle = LoginThrottle(free_failures=1, window=60, max_tracked=100, clock=clock)
-    key = throttle.key("alice", "10.0.0.1")
-    throttle.begin(key)
-    assert throttle.begin(key) == 1
-    clock.now += 61
-    assert throttle.begin(key) is None
-    for number in range(1000):
-        throttle.begin(throttle.key(f"user{number}", "10.0.0.9"))
-    assert len(throttle) == 100
+    throttle = LoginThrottle(free_failures=2, window=60, max_delay=30, clock=clock)
+    async with running_app(api_database) as app:
+        engine = app_state(app).database.engine
+        key = account_key(secrets.randbelow(10**9), an_address())
+        for _ in range(10):  # the database failed each time: each attempt is refunded
+            assert await throttle.begin(engine, key) is None
+            await throttle.refund(engine, key)
+        async with engine.connect() as connection:
+            rows = await connection.scalar(
+                text("SELECT count(*) FROM login_failures WHERE key = :k"), {"k": key}
+            )
+        assert rows == 0
+        await throttle.begin(engine, key)
+        await throttle.begin(engine, key)
+        assert await throttle.begin(engine, key) == 1
+        clock.advance(61)  # past the window: forgotten
+        assert await throttle.begin(engine, key) is None
+        await throttle.begin(engine, key)
+        stale = address_key(an_address())
+        await throttle.begin(engine, stale)
+        clock.advance(61)
+        async with engine.begin() as connection:
+            assert await throttle.purge(connection) >= 2
+            left = await connection.scalar(
+                text("SELECT count(*) FROM login_failures WHERE key IN (:a, :b)"), {"a": key, "b": stale}
+            )
+        assert left == 0
 
 
-@pytest.fixture
-def throttle_clock(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock()
-    clock.now = time.monotonic()
-    monkeypatch.setattr(app_state(app).login_throttle, "clock", clock)
-    return clock
+async def test_a_burst_of_parallel_guesses_from_many_engines_cannot_slip_through(api_database: URL) -> None:
+    """50 attempts at once, through 4 instances' pools: exactly 5 are counted and checked."""
+    throttle = LoginThrottle(free_failures=5, base_delay=60, clock=Clock())
+    key = address_key(an_address())
+    async with (
+        running_app(api_database) as a,
+        running_app(api_database) as b,
+        running_app(api_database) as c,
+        running_app(api_database) as d,
+    ):
+        engines = [app_state(app).database.engine for app in (a, b, c, d)]
+        started = await asyncio.gather(*(throttle.begin(engines[n % 4], key) for n in range(50)))
+    assert started.count(None) == 5
+    assert all(wait == 60 for wait in started if wait is not None)
 
 
-async def client_from(app: FastAPI, address: str) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
-
-
-@pytest.mark.anyio
-async def test_guessing_is_throttled_without_slowing_anyone_else(
-    app: FastAPI, make_user: MakeUser, throttle_clock: Clock
+async def test_username_and_email_are_one_budget_and_the_victim_still_logs_in(
+    api_database: URL, make_user: MakeUser
 ) -> None:
     alice, bob = await make_user(), await make_user()
-    async for attacker in client_from(app, "203.0.113.7"):
-        for _ in range(5):
-            wrong = await attacker.post(LOGIN, data={"username": alice.username, "password": "guess"})
-            assert wrong.status_code == 401
-        locked = await attacker.post(LOGIN, data={"username": alice.username, "password": PASSWORD})
-        assert locked.status_code == 429  # even the right password waits: no oracle while locked
-        assert error_code(locked) == "too_many_attempts"
-        assert locked.headers["Retry-After"] == "1"
-        unknown = await attacker.post(LOGIN, data={"username": alice.username + "x", "password": "g"})
-        assert unknown.status_code == 401  # another name is another budget
+    attacker_address, home_address = an_address(), an_address()
+    async with running_app(api_database, clock=Clock(), login_base_delay_seconds=60) as app:
+        async with client_from(app, attacker_address) as attacker:
+            names = [alice.username, alice.email, alice.email.upper(), alice.username, f" {alice.email} "]
+            statuses = [await attempt(attacker, name, "guess") for name in names]
+            assert statuses == [401] * 5
+            assert await attempt(attacker, alice.email, "guess") == 429
+            assert await attempt(attacker, alice.username, PASSWORD) == 429  # no oracle while locked
+            assert await attempt(attacker, bob.username, PASSWORD) == 200  # other accounts: untouched
+        async with client_from(app, home_address) as home:
+            assert await attempt(home, alice.username, PASSWORD) == 200  # the owner, elsewhere
+            assert await attempt(home, alice.email, PASSWORD) == 200
 
-        others = await attacker.post(LOGIN, data={"username": bob.username, "password": PASSWORD})
-        assert others.status_code == 200  # same address, other account: not throttled
-        assert "Retry-After" not in others.headers
 
-    async for home in client_from(app, "198.51.100.20"):
-        own = await home.post(LOGIN, data={"username": alice.username, "password": PASSWORD})
-        assert own.status_code == 200  # the account from its owner's address: not slowed
-
-    async for attacker in client_from(app, "203.0.113.7"):
-        throttle_clock.now += 1
-        after_wait = await attacker.post(LOGIN, data={"username": alice.username, "password": "guess"})
-        assert after_wait.status_code == 401
-        again = await attacker.post(LOGIN, data={"username": alice.username, "password": "guess"})
-        assert again.status_code == 429
-        assert again.headers["Retry-After"] == "2"  # doubled
-        throttle_clock.now += 2
-        right = await attacker.post(LOGIN, data={"username": alice.username, "password": PASSWORD})
-        assert right.status_code == 200
-        cleared = await attacker.post(LOGIN, data={"username": alice.username, "password": "guess"})
-        assert cleared.status_code == 401  # a success reset the count
+async def test_unknown_names_share_the_budget_of_their_address(
+    api_database: URL, make_user: MakeUser
+) -> None:
+    alice = await make_user()
+    app_running = running_app(api_database, clock=Clock(), login_base_delay_seconds=60)
+    async with app_running as app, client_from(app, an_address()) as prober:
+        ghosts = [f"ghost_{secrets.token_hex(4)}" for _ in range(6)]
+        assert [await attempt(prober, ghost, "x") for ghost in ghosts[:5]] == [401] * 5
+        assert await attempt(prober, ghosts[5], "x") == 429  # a new name: the same budget
+        assert await attempt(prober, alice.username, PASSWORD) == 200  # accounts keep their own
 
 
 def test_the_limits_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 """db.plan, db.status and db.history show each revision's phase, in text and in JSON, on a real
-database one expand and one contract revision behind (the project's own contract, 5aad52061418,
-among them)."""
+database behind by the project's own contract (5aad52061418), the expand revisions shipped after
+it, and one new expand revision."""
 
 from __future__ import annotations
 
@@ -14,17 +14,21 @@ from sqlalchemy.engine import URL
 from agent_db.commands import migrate
 from agent_db.commands.plan import build_plan
 from agent_db.commands.status import collect_status
-from agent_db.revisions.graph import default_graph
+from agent_db.revisions.graph import RevisionGraph, default_graph
+from agent_db.versions import VERSIONS_DIR
 from tests.support.census import register
 from tests.support.databases import target_for, url_text
 from tests.support.revisions import package_head, write_revision
 
 CONTRACT, NEW = "5aad52061418", "dddd00000001"
+# The project's own expand revisions after its contract (the login throttle's table...).
+_ORDER = RevisionGraph.load(VERSIONS_DIR).linear_order()
+SHIPPED = tuple(_ORDER[_ORDER.index(CONTRACT) + 1 :])
 
 
 @pytest.fixture
 def behind(versions: Path, empty_url: URL, monkeypatch: pytest.MonkeyPatch) -> URL:
-    """dev two revisions below the history's head: the project's contract, then a new expand."""
+    """dev below the history's head: the project's contract, its later expands, a new expand."""
     write_revision(versions, NEW, package_head(), "op.add_column('users', sa.Column('nick', sa.Text()))")
     migrate.upgrade(target_for("dev", empty_url), default_graph()[CONTRACT].down_revisions[0])
     monkeypatch.setenv("DEV_DATABASE_URL", url_text(empty_url))
@@ -33,8 +37,9 @@ def behind(versions: Path, empty_url: URL, monkeypatch: pytest.MonkeyPatch) -> U
 
 def test_plan_shows_each_pending_revisions_phase(behind: URL) -> None:
     plan = build_plan(target_for("dev", behind))
-    assert [(r.revision, r.phase) for r in plan.revisions] == [(CONTRACT, "contract"), (NEW, "expand")]
-    assert [r["phase"] for r in plan.as_json()["revisions"]] == ["contract", "expand"]
+    expected = [(CONTRACT, "contract"), *((rev, "expand") for rev in SHIPPED), (NEW, "expand")]
+    assert [(r.revision, r.phase) for r in plan.revisions] == expected
+    assert [r["phase"] for r in plan.as_json()["revisions"]] == [phase for _, phase in expected]
     text = plan.as_sql()
     assert f"-- {CONTRACT} [contract]: make message_count not null" in text
     assert f"-- {NEW} [expand]: test" in text
@@ -45,14 +50,16 @@ def test_status_shows_the_pending_phases(behind: URL, capsys: pytest.CaptureFixt
     import tasks
 
     (dev, *_) = collect_status(drift=False).environments
-    assert dev.pending_phases == {CONTRACT: "contract", NEW: "expand"}
+    pending = {CONTRACT: "contract", **dict.fromkeys(SHIPPED, "expand"), NEW: "expand"}
+    assert dev.pending_phases == pending
     tasks.db_inspect.status(Context(), json=True, drift=False)
     document = json.loads(capsys.readouterr().out)
-    assert document["environments"][0]["pending_phases"] == {CONTRACT: "contract", NEW: "expand"}
+    assert document["environments"][0]["pending_phases"] == pending
     tasks.db_inspect.status(Context(), markdown=True, drift=False)
     markdown = capsys.readouterr().out
     assert "| pending phases |" in markdown
-    assert f"| 1 expand, 1 contract (first: {CONTRACT}; runs after the rollout) |" in markdown
+    expands = 1 + len(SHIPPED)
+    assert f"| {expands} expand, 1 contract (first: {CONTRACT}; runs after the rollout) |" in markdown
 
 
 def test_history_shows_every_phase(behind: URL, capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,13 +67,15 @@ def test_history_shows_every_phase(behind: URL, capsys: pytest.CaptureFixture[st
 
     tasks.db_inspect.history(Context(), json=True)
     revisions = json.loads(capsys.readouterr().out)["revisions"]
-    assert [(r["revision"], r["phase"]) for r in revisions[:2]] == [(NEW, "expand"), (CONTRACT, "contract")]
-    assert {r["phase"] for r in revisions[2:]} == {"expand"}
-    assert "dev" in revisions[2]["environments"]
+    newest = [(NEW, "expand"), *((rev, "expand") for rev in reversed(SHIPPED)), (CONTRACT, "contract")]
+    count = len(newest)
+    assert [(r["revision"], r["phase"]) for r in revisions[:count]] == newest
+    assert {r["phase"] for r in revisions[count:]} == {"expand"}
+    assert "dev" in revisions[count]["environments"]
     tasks.db_inspect.history(Context())
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{CONTRACT} -> {NEW} (head), test [expand]"
-    assert lines[1].endswith(", make message_count not null [contract]")
+    assert lines[0] == f"{(SHIPPED or (CONTRACT,))[-1]} -> {NEW} (head), test [expand]"
+    assert lines[count - 1].endswith(", make message_count not null [contract]")
     tasks.db_inspect.history(Context(), verbose=True)
     assert "Phase: contract" in capsys.readouterr().out
 

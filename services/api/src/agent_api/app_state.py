@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from agent_api.client_address import Network, trusted_networks
 from agent_api.login_throttle import LoginThrottle
 from agent_api.metrics import ApiMetrics
 from agent_api.settings import ApiSettings
@@ -51,6 +52,11 @@ class AppState:
     database_or_none: Database | None = None
     # This process's heartbeat in the census of consumers (agent_api.census); lifespan only.
     census: Census | None = None
+
+    @property
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        """The proxies whose X-Forwarded-For is believed (agent_api.client_address)."""
+        return trusted_networks(tuple(self.settings.trusted_proxies))
 
     @property
     def database(self) -> Database:

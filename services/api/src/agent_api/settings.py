@@ -11,9 +11,10 @@ import difflib
 import os
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from agent_api.client_address import parse_networks
 from agent_db.errors import ConfigError
 from agent_db.logs import LogFormat
 from agent_db.settings import FileSettings, read_table
@@ -45,6 +46,15 @@ class ApiSettings(FileSettings):
     login_free_failures: int = Field(default=5, ge=1, le=100)
     login_base_delay_seconds: float = Field(default=1.0, gt=0, le=60)
     login_max_delay_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    # Proxies (addresses or networks) whose X-Forwarded-For names the caller; none by default,
+    # so the header is ignored (agent_api.client_address).
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
 
 
 def file_keys() -> list[str]:

@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from agent_api.app_state import app_state
+from agent_api.client_address import client_address
 from agent_api.database import SessionDep
 from agent_api.errors import ApiError, error_responses, unauthorized
+from agent_api.login_throttle import account_key, address_key
 from agent_api.schemas.common import NoNul
 from agent_api.schemas.users import Token, UserCreate, UserRead
 from agent_api.security import (
@@ -69,13 +71,17 @@ async def login(request: Request, session: SessionDep, form: Annotated[LoginForm
     """Costs one Argon2 verification (~0.1 s) by design, whether or not the account exists.
     A deactivated account gets 403 once its password is proven.
 
-    After 5 failed attempts for one name from one address, each further attempt must wait
-    1 s, 2 s, 4 s... (at most 15 min) after the last failure; earlier ones get 429 with
-    ``Retry-After``. A successful login clears the count; other accounts and addresses are
-    never slowed."""
-    throttle = app_state(request.app).login_throttle
-    key = throttle.key(form.username, request.client.host if request.client else None)
-    wait = throttle.begin(key)
+    After 5 failed attempts for one account (by username or email alike) from one address, or
+    for unknown names from one address, each further attempt must wait 1 s, 2 s, 4 s... (at
+    most 15 min) after the last failure; earlier ones get 429 with ``Retry-After``. The count
+    is shared by every API process. A successful login clears it; the account from other
+    addresses and other accounts are never slowed."""
+    state = app_state(request.app)
+    throttle, engine = state.login_throttle, state.database.engine
+    address = client_address(request, state.trusted_proxies)
+    user = await session.scalar(_lookup(form.username))
+    key = account_key(user.id, address) if user is not None else address_key(address)
+    wait = await throttle.begin(engine, key)
     if wait is not None:
         raise ApiError(
             429,
@@ -84,25 +90,26 @@ async def login(request: Request, session: SessionDep, form: Annotated[LoginForm
             headers={"Retry-After": str(wait)},
         )
     try:
-        token = await _authenticate(request, session, form)
+        token = await _authenticate(request, user, form)
     except ApiError as error:
         if error.status_code != 401:
-            throttle.refund(key)  # proven password (inactive account): not a guess
+            await throttle.refund(engine, key)  # proven password (inactive account): not a guess
         raise
     except Exception:
-        throttle.refund(key)  # the database failed, not the caller: no penalty for an outage
+        await throttle.refund(engine, key)  # the database failed, not the caller: no penalty
         raise
-    throttle.succeeded(key)
+    await throttle.succeeded(engine, key)
     return token
 
 
-async def _authenticate(request: Request, session: SessionDep, form: LoginForm) -> Token:
-    identifier = form.username.strip()
+def _lookup(name: str) -> Select[User]:
+    identifier = name.strip()
     if "@" in identifier:
-        query = select(User).where(User.email == identifier.lower())
-    else:
-        query = select(User).where(User.username == identifier)
-    user = await session.scalar(query)
+        return select(User).where(User.email == identifier.lower())
+    return select(User).where(User.username == identifier)
+
+
+async def _authenticate(request: Request, user: User | None, form: LoginForm) -> Token:
     if user is None:
         await waste_a_verification(form.password)
         raise unauthorized("incorrect username or password", "invalid_credentials")
