@@ -12,64 +12,26 @@ from __future__ import annotations
 
 import signal
 
-import psycopg
 import pytest
 from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
 from agent_db.errors import MigrationFailed
 from agent_db.revisions.graph import default_graph
+from tests.support.backfill import BACKFILL_REVISION, INDEX_REVISION, clear_fault, fault, seed_before_backfill
 from tests.support.cli import run_cli, spawn
-from tests.support.databases import conninfo, target_for, url_text
+from tests.support.databases import target_for, url_text
 from tests.support.inspection import ledger_rows, position, query
 from tests.support.reliability import assert_one_clear_message, wait_for
 
-INDEX_REVISION = "65b5f9d89277"  # the revision before the backfill
-BACKFILL_REVISION = "ece12879f6e3"
 CONVERSATIONS = 2_500  # three batches of 1,000
 
 
 @pytest.fixture
 def before_backfill(empty_url: URL) -> URL:
-    """A database one revision before the backfill, with conversations and messages, and a
-    trigger ready to act on a row of the backfill's second batch (``fault`` picks how)."""
-    migrate.upgrade(target_for("dev", empty_url), INDEX_REVISION)
-    with psycopg.connect(conninfo(empty_url)) as connection:
-        connection.execute(
-            "INSERT INTO users (email, username, hashed_password) VALUES ('s@e.com', 's', 'x')"
-        )
-        connection.execute("INSERT INTO agents (owner_id, name, model) SELECT id, 'a', 'm' FROM users")
-        connection.execute(
-            "INSERT INTO conversations (agent_id, user_id) "
-            "SELECT a.id, a.owner_id FROM agents a, generate_series(1, %s)",
-            (CONVERSATIONS,),
-        )
-        connection.execute(
-            "INSERT INTO messages (conversation_id, role, content, created_at) "
-            "SELECT c.id, 'user', 'hi', now() - make_interval(secs => c.id * 10 + g) "
-            "FROM conversations c, generate_series(1, 3) g WHERE g <= c.id % 4"
-        )
+    """A database one revision before the backfill, with conversations and messages."""
+    seed_before_backfill(empty_url, CONVERSATIONS)
     return empty_url
-
-
-def _fault(url: URL, action: str) -> None:
-    """Run ``action`` (plpgsql) when the backfill counts the 1,500th conversation."""
-    with psycopg.connect(conninfo(url)) as connection:
-        (victim,) = connection.execute("SELECT min(id) + 1500 FROM conversations").fetchone() or (0,)
-        connection.execute(
-            "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF NEW.id = {int(victim)} AND (to_jsonb(NEW) ->> 'message_count') IS NOT NULL THEN "
-            f"{action}; END IF; RETURN NEW; END $$"
-        )
-        connection.execute(
-            "CREATE TRIGGER fault BEFORE UPDATE ON conversations FOR EACH ROW EXECUTE FUNCTION fault()"
-        )
-
-
-def _clear_fault(url: URL) -> None:
-    with psycopg.connect(conninfo(url)) as connection:
-        connection.execute("DROP TRIGGER fault ON conversations")
-        connection.execute("DROP FUNCTION fault()")
 
 
 def _counted(url: URL) -> int:
@@ -96,7 +58,7 @@ def _steps(url: URL) -> list[dict[str, object]]:
 def test_a_failed_batch_leaves_the_step_partial_and_the_rerun_resumes_it(before_backfill: URL) -> None:
     url = before_backfill
     target = target_for("dev", url)
-    _fault(url, "RAISE EXCEPTION 'injected fault in a batch'")
+    fault(url, "RAISE EXCEPTION 'injected fault in a batch'")
 
     with pytest.raises(MigrationFailed) as failure:
         migrate.upgrade(target)
@@ -113,7 +75,7 @@ def test_a_failed_batch_leaves_the_step_partial_and_the_rerun_resumes_it(before_
     assert step["outcome"] == "partial"
     assert "add column conversations.last_message_at" in str(step["committed"])
 
-    _clear_fault(url)
+    clear_fault(url)
     migrate.upgrade(target)
     assert position(url) == [default_graph().linear_order()[-1]]
     _assert_backfilled(url)
@@ -124,7 +86,7 @@ def test_a_runner_killed_in_the_backfill_is_closed_partial_and_one_rerun_reaches
     before_backfill: URL,
 ) -> None:
     url = before_backfill
-    _fault(url, "PERFORM pg_sleep(60)")
+    fault(url, "PERFORM pg_sleep(60)")
     env = {"DEV_DATABASE_URL": url_text(url)}
     runner = spawn(["db.upgrade", "--env", "dev"], env)
     try:
@@ -134,7 +96,7 @@ def test_a_runner_killed_in_the_backfill_is_closed_partial_and_one_rerun_reaches
     finally:
         runner.kill()
         runner.wait(timeout=30)
-    _clear_fault(url)  # waits until the server has ended the orphaned step
+    clear_fault(url)  # waits until the server has ended the orphaned step
 
     rerun = run_cli("db.upgrade", "--env", "dev", env=env)
     assert rerun.code == 0, rerun.stderr
@@ -149,7 +111,7 @@ def test_a_runner_killed_in_the_backfill_is_closed_partial_and_one_rerun_reaches
 
 def test_a_terminated_step_session_is_one_message_naming_what_committed(before_backfill: URL) -> None:
     url = before_backfill
-    _fault(url, "PERFORM pg_sleep(60)")
+    fault(url, "PERFORM pg_sleep(60)")
     env = {"DEV_DATABASE_URL": url_text(url)}
     runner = spawn(["db.upgrade", "--env", "dev"], env)
     terminate = (
@@ -168,7 +130,7 @@ def test_a_terminated_step_session_is_one_message_naming_what_committed(before_b
     assert "rolled back" not in stderr
     assert [step["outcome"] for step in _steps(url)] == ["partial"]  # recorded by the runner itself
 
-    _clear_fault(url)
+    clear_fault(url)
     rerun = run_cli("db.upgrade", "--env", "dev", env=env)
     assert rerun.code == 0, rerun.stderr
     _assert_backfilled(url)

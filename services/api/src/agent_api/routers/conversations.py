@@ -1,11 +1,18 @@
-"""Conversations of the caller with one of their agents; anyone else's are a 404."""
+"""Conversations of the caller with one of their agents; anyone else's are a 404.
+
+``message_count`` is NULL on a row the release's backfill (revision ``ece12879f6e3``) has not
+counted yet: such a row is answered with its count and last message computed from
+``messages`` (what the backfill will store), never a 500. Appends leave it NULL
+(``NULL + 1``) for the backfill to count, which stays right under concurrent appends.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from agent_api.database import SessionDep
 from agent_api.deps import CurrentUser
@@ -19,7 +26,7 @@ from agent_api.schemas.conversations import (
     ConversationRead,
     ConversationUpdate,
 )
-from agent_db.models import Agent, Conversation, User
+from agent_db.models import Agent, Conversation, Message, User
 
 router = APIRouter(tags=["conversations"], responses=error_responses(401, 403, 404))
 
@@ -42,6 +49,34 @@ async def owned_conversation(session: SessionDep, user: User, conversation_id: i
     return conversation
 
 
+async def as_read(session: SessionDep, conversations: Sequence[Conversation]) -> list[ConversationRead]:
+    """The answer for each conversation; those not counted yet are counted here, in one query."""
+    uncounted = [c.id for c in conversations if c.message_count is None]
+    counts: dict[int, tuple[int, object]] = {}
+    if uncounted:
+        rows = await session.execute(
+            select(Message.conversation_id, func.count(), func.max(Message.created_at))
+            .where(Message.conversation_id.in_(uncounted))
+            .group_by(Message.conversation_id)
+        )
+        counts = {row[0]: (int(row[1]), row[2]) for row in rows}
+    answers = []
+    for conversation in conversations:
+        if conversation.message_count is not None:
+            answers.append(ConversationRead.model_validate(conversation))
+            continue
+        count, last = counts.get(conversation.id, (0, None))
+        fields = {name: getattr(conversation, name) for name in ConversationRead.model_fields}
+        answers.append(
+            ConversationRead.model_validate({**fields, "message_count": count, "last_message_at": last})
+        )
+    return answers
+
+
+async def _one(session: SessionDep, conversation: Conversation) -> ConversationRead:
+    return (await as_read(session, [conversation]))[0]
+
+
 @router.post(
     "/agents/{agent_id}/conversations",
     status_code=201,
@@ -50,12 +85,12 @@ async def owned_conversation(session: SessionDep, user: User, conversation_id: i
 )
 async def create_conversation(
     agent_id: AgentId, body: ConversationCreate, user: CurrentUser, session: SessionDep
-) -> Conversation:
+) -> ConversationRead:
     await _require_agent(session, user, agent_id)
     conversation = Conversation(agent_id=agent_id, user_id=user.id, title=body.title)
     session.add(conversation)
     await session.flush()
-    return conversation
+    return await _one(session, conversation)
 
 
 @router.get(
@@ -76,7 +111,7 @@ async def list_conversations(
         session, query, Conversation.id, kind="c", cursor=cursor, limit=limit
     )
     return ConversationPage(
-        items=[ConversationRead.model_validate(c) for c in conversations],
+        items=await as_read(session, conversations),
         next_cursor=next_cursor,
     )
 
@@ -88,8 +123,8 @@ async def list_conversations(
 )
 async def read_conversation(
     conversation_id: ConversationId, user: CurrentUser, session: SessionDep
-) -> Conversation:
-    return await owned_conversation(session, user, conversation_id)
+) -> ConversationRead:
+    return await _one(session, await owned_conversation(session, user, conversation_id))
 
 
 @router.patch(
@@ -102,8 +137,9 @@ async def update_conversation(
     body: ConversationUpdate,
     user: CurrentUser,
     session: SessionDep,
-) -> Conversation:
-    return await apply_patch(session, await owned_conversation(session, user, conversation_id), body)
+) -> ConversationRead:
+    patched = await apply_patch(session, await owned_conversation(session, user, conversation_id), body)
+    return await _one(session, patched)
 
 
 @router.delete(
