@@ -11,6 +11,7 @@ batch (1,000 rows) has committed by then, whatever the timing.
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL
@@ -23,6 +24,7 @@ from tests.support.cli import run_cli, spawn
 from tests.support.databases import target_for, url_text
 from tests.support.inspection import ledger_rows, position, query
 from tests.support.reliability import assert_one_clear_message, wait_for
+from tests.support.revisions import configured_head, write_revision
 
 CONVERSATIONS = 2_500  # three batches of 1,000
 
@@ -135,3 +137,31 @@ def test_a_terminated_step_session_is_one_message_naming_what_committed(before_b
     assert rerun.code == 0, rerun.stderr
     _assert_backfilled(url)
     assert [step["outcome"] for step in _steps(url)] == ["partial", "success"]
+
+
+def test_the_safe_constraint_helpers_before_a_backfill_resume_too(empty_url: URL, versions: Path) -> None:
+    """A new revision with a constraint of each safe helper and a column before its backfill:
+    the first batch fails (until the table ``go`` exists), the rerun skips what committed."""
+    head = configured_head()
+    target = target_for("dev", empty_url)
+    migrate.upgrade(target, head)
+    query(empty_url, "INSERT INTO users (email, username, hashed_password) VALUES ('r@e.com', 'r', 'x')")
+    write_revision(
+        versions,
+        "re01",
+        head,
+        "safe.add_check_not_valid('users_id_positive_check', 'users', 'id > 0')\n"
+        "safe.add_foreign_key_not_valid('users_self_fkey', 'users', 'users', ['id'], ['id'])\n"
+        "op.add_column('users', sa.Column('folded', sa.Text(), nullable=True))\n"
+        "safe.backfill_in_batches('users', set_clause=\"folded = lower(username) || "
+        "(1 / (SELECT count(*) FROM pg_class WHERE relname = 'go'))::text\", "
+        "pending='folded IS NULL')",
+    )
+    with pytest.raises(MigrationFailed, match=r"division by zero.*partly applied"):
+        migrate.upgrade(target)
+    query(empty_url, "CREATE TABLE go ()")
+    migrate.upgrade(target)
+    assert position(empty_url) == ["re01"]
+    assert query(empty_url, "SELECT folded FROM users") == [("r1",)]
+    steps = [row["outcome"] for row in ledger_rows(empty_url) if row["revision"] == "re01"]
+    assert steps == ["partial", "success"]

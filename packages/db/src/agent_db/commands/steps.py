@@ -90,7 +90,8 @@ def run_one(
     for attempt in range(1, attempts + 1):
         lock_timeout, _ = run.set_timeouts(revision)
         # A step of this revision that left its transaction and stopped: this one resumes it.
-        resuming = ledger_partial.interrupted_commit(run.lock, revision.id, direction) is not None
+        earlier = ledger_partial.interrupted_commit(run.lock, revision.id, direction)
+        resuming = earlier is not None
         reporter.step_started(revision, index, total, attempt)
         row_id = ledger.start_step(
             run.lock,
@@ -111,7 +112,7 @@ def run_one(
         pid = run.migration.execute(text("SELECT pg_backend_pid()")).scalar_one()
         run.migration.commit()
         started = time.monotonic()
-        committed = _Committed(run, row_id)
+        committed = _Committed(run, row_id, earlier)
         try:
             with BlockerWatch(run.lock, pid) as watch:
                 # A downgrade reverts this revision only, whatever other heads the database has.
@@ -183,12 +184,15 @@ class _Committed:
     """What the step committed when it left its transaction (None: it has not), recorded on its
     ledger row before the commit, so that a runner killed after it leaves a ``partial`` trace."""
 
-    def __init__(self, run: MigrationRun, row_id: int) -> None:
+    def __init__(self, run: MigrationRun, row_id: int, earlier: str | None) -> None:
         self.run, self.row_id = run, row_id
+        self.earlier = earlier  # what an interrupted step of the revision committed (resuming)
         self.what: str | None = None
 
     def leave(self, operations: list[MigrateOperation]) -> None:
         from agent_db.revisions.resume import describe
 
         self.what = describe(operations)
+        if self.earlier is not None:
+            self.what = self.earlier + (f"; then {self.what}" if operations else "")
         ledger_partial.mark_committed(self.run.lock, self.row_id, self.what)

@@ -13,6 +13,7 @@ from agent_db.lint import accept, scope
 from agent_db.lint.findings import Finding, LintReport, RevisionResult
 from agent_db.lint.prepare import PreparedRevision, prepare
 from agent_db.lint.rules import LINT_ACCEPT, OUR_RULES, REVISION_RULES, OperationReview, check_operations
+from agent_db.lint.rules.resumable import DDL_BEFORE_AUTOCOMMIT, committed_by_a_block
 from agent_db.lint.squawk import SquawkViolation, run_squawk
 from agent_db.lint.squawk_rules import SQUAWK_ALTERNATIVES, SQUAWK_MOOT_ON_NEW_TABLES
 from agent_db.revisions.graph import RevisionGraph, default_graph
@@ -66,6 +67,14 @@ def _squawk_finding(
         and review.touches_new_table(captured)
         and violation.rule in SQUAWK_MOOT_ON_NEW_TABLES
     ):
+        return None
+    if (
+        captured is not None
+        and violation.rule in DDL_BEFORE_AUTOCOMMIT.squawk_equivalents
+        and committed_by_a_block(prepared.rendered, captured)
+    ):
+        # Whether what runs before an autocommit block resumes is ours to say: the runner
+        # resumes add_column and alter_column; anything else is a ddl-before-autocommit finding.
         return None
     statement = (
         prepared.rendered.sql_of(captured)

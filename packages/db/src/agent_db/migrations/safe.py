@@ -173,7 +173,7 @@ def backfill_in_batches(
     behind) are swept up from the start. A batch holds its rows' locks until it commits: size
     batches so that one takes a fraction of a second. The table is analyzed first (see
     :func:`_analyze`). Progress goes to stderr. Returns the number of rows updated. Offline
-    (``--sql``) it renders the ANALYZE and one batch.
+    (``--sql``) it renders the ANALYZE and one batch, in the autocommit block they run in.
     """
     quoted_table, quoted_key = _quote(table), _quote(key)
     statement = (
@@ -182,11 +182,13 @@ def backfill_in_batches(
         f"ORDER BY {quoted_key} LIMIT {int(batch_size)} FOR UPDATE SKIP LOCKED)"
     )
     if _offline():
-        op.execute(f"ANALYZE {quoted_table}")
-        op.execute(
-            f"-- repeated in batches of {int(batch_size)} rows, each after the last key of the one "
-            f"before, until no row is updated\n{statement}"
-        )
+        # Rendered as it runs: the block commits what came before, then each batch on its own.
+        with op.get_context().autocommit_block():
+            op.execute(f"ANALYZE {quoted_table}")
+            op.execute(
+                f"-- repeated in batches of {int(batch_size)} rows, each after the last key of the "
+                f"one before, until no row is updated\n{statement}"
+            )
         return 0
 
     def batch(after: bool) -> str:

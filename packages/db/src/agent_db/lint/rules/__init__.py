@@ -9,7 +9,8 @@ alternative together; squawk's names and alternatives are in :mod:`agent_db.lint
 - :mod:`.columns`, :mod:`.tables`, :mod:`.indexes`, :mod:`.constraints`, :mod:`.data`: rules on
   one operation; :mod:`.phases`: what an expand revision must not remove, what a contract
   revision must not add;
-- :mod:`.revision`: rules on the revision as a whole (its lock_timeout, its lint_accept).
+- :mod:`.revision`: rules on the revision as a whole (its lock_timeout, its lint_accept);
+  :mod:`.resumable`: what may run before an autocommit block (it must resume).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from alembic.operations import ops
 from sqlalchemy import MetaData
 
-from agent_db.lint.rules import columns, constraints, data, indexes, phases, revision, tables
+from agent_db.lint.rules import columns, constraints, data, indexes, phases, resumable, revision, tables
 from agent_db.lint.rules.base import OperationContext, OperationRule, RevisionRule, Rule, table_key
 from agent_db.revisions.phases import phase_of
 
@@ -35,7 +36,7 @@ OPERATION_RULES: tuple[OperationRule, ...] = (
     *data.RULES,
     *phases.RULES,
 )
-REVISION_RULES: tuple[RevisionRule, ...] = revision.REVISION_RULES
+REVISION_RULES: tuple[RevisionRule, ...] = (*revision.REVISION_RULES, *resumable.REVISION_RULES)
 LINT_ACCEPT = revision.LINT_ACCEPT
 
 OUR_RULES: dict[str, Rule] = {rule.name: rule for rule in (*OPERATION_RULES, *REVISION_RULES, LINT_ACCEPT)}
