@@ -23,6 +23,7 @@ from tests.support.backfill import BACKFILL_REVISION, INDEX_REVISION, clear_faul
 from tests.support.cli import run_cli, spawn
 from tests.support.databases import target_for, url_text
 from tests.support.inspection import ledger_rows, position, query
+from tests.support.own_server import OwnServer
 from tests.support.reliability import assert_one_clear_message, wait_for
 from tests.support.revisions import configured_head, write_revision
 
@@ -165,3 +166,34 @@ def test_the_safe_constraint_helpers_before_a_backfill_resume_too(empty_url: URL
     assert query(empty_url, "SELECT folded FROM users") == [("r1",)]
     steps = [row["outcome"] for row in ledger_rows(empty_url) if row["revision"] == "re01"]
     assert steps == ["partial", "success"]
+
+
+@pytest.mark.slow
+def test_a_server_restart_in_the_backfill_is_one_message_and_one_rerun_reaches_head() -> None:
+    """PostgreSQL restarted while the second batch runs: one message (no chained tracebacks),
+    the step closed ``partial`` by the rerun, which reaches head."""
+    server = OwnServer.create()
+    server.start()
+    try:
+        server.create_database("restarted")
+        url = server.socket_url("restarted")
+        seed_before_backfill(url, CONVERSATIONS)
+        fault(url, "PERFORM pg_sleep(60)")
+        env = {"DEV_DATABASE_URL": url_text(url)}
+        runner = spawn(["db.upgrade", "--env", "dev"], env)
+        sleeping = "SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+        wait_for(lambda: query(url, sleeping), seconds=60, what="the second batch to reach the fault")
+        server.restart()
+        _, stderr = runner.communicate(timeout=60)
+        assert runner.returncode == 1, stderr
+        assert_one_clear_message(stderr)
+        assert "partly applied" in stderr
+        assert "rolled back" not in stderr
+
+        clear_fault(url)
+        rerun = run_cli("db.upgrade", "--env", "dev", env=env)
+        assert rerun.code == 0, rerun.stderr
+        _assert_backfilled(url)
+        assert [step["outcome"] for step in _steps(url)] == ["partial", "success"]
+    finally:
+        server.destroy()
