@@ -157,6 +157,10 @@ def test_revision_messages_that_only_look_hostile_make_a_plain_file(environment:
         assert text.startswith(f'"""{message}\n')
         assert compile(text, str(created), "exec")  # valid Python; the message is only a docstring
         assert "import os" not in text
+        # The imports the author is about to need survive the post-write hook (it used to
+        # remove them from the `pass` body, and the first op.create_index(...) failed lint).
+        assert "\nfrom alembic import op\n" in text
+        assert "\nimport sqlalchemy as sa\n" in text
     finally:
         created.unlink()
 

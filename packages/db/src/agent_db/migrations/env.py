@@ -6,8 +6,10 @@ revision and ``autocommit_block()`` (for ``CREATE INDEX CONCURRENTLY``) works.
 
 from __future__ import annotations
 
+import logging
 import os
 from logging.config import fileConfig
+from pathlib import Path
 from typing import Any
 
 from alembic import context
@@ -18,8 +20,11 @@ from agent_db.migrations.support import include_name
 from agent_db.models import Base
 
 config = context.config
-if config.config_file_name is not None:
+if config.config_file_name is not None and Path(config.config_file_name).exists():
     fileConfig(config.config_file_name, disable_existing_loggers=False)
+else:  # configured by [tool.alembic] in pyproject.toml (the repository root): no logging section
+    logging.basicConfig(format="%(levelname)-5.5s [%(name)s] %(message)s")
+    logging.getLogger("alembic").setLevel(logging.INFO)
 
 target_metadata = Base.metadata
 

@@ -26,7 +26,7 @@ POST_WRITE_HOOKS = {
     "hooks": "ruff_format, ruff_fix",
     "ruff_fix.type": "module",
     "ruff_fix.module": "ruff",
-    "ruff_fix.options": "check --fix-only --quiet REVISION_SCRIPT_FILENAME",
+    "ruff_fix.options": "check --fix-only --unfixable F401 --quiet REVISION_SCRIPT_FILENAME",
     "ruff_format.type": "module",
     "ruff_format.module": "ruff",
     "ruff_format.options": "format --quiet REVISION_SCRIPT_FILENAME",
