@@ -85,7 +85,7 @@ def print_verification(result: Verification, *, as_json: bool) -> None:
         return  # the refusal says what failed
     unrecorded = result.checksums.unrecorded
     note = f" ({len(unrecorded)} applied revision(s) have no ledger record)" if unrecorded else ""
-    say(f"{result.environment}: checksums match the files and no drift{note}")
+    say(f"{result.environment}: checksums match the files, no drift, ledger chain intact{note}")
 
 
 def print_promotion(result: PromotionResult, *, as_json: bool) -> None:

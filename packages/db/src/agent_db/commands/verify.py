@@ -1,4 +1,5 @@
-"""``db.verify``: applied revisions against the files, and the live schema against the history."""
+"""``db.verify``: applied revisions against the files, the live schema against the history, and
+the ledger against its hash chain."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from agent_db.commands.checksums import ChecksumReport, check_applied
 from agent_db.commands.drift import detect_drift
 from agent_db.commands.guards import check_known
 from agent_db.database.catalog import current_revisions
+from agent_db.database.ledger_chain import ChainBreak, chain_breaks
 from agent_db.database.snapshot import Difference
 from agent_db.database.target import Target
 from agent_db.errors import SafetyRefusal
@@ -21,22 +23,31 @@ class Verification:
     current: tuple[str, ...]
     checksums: ChecksumReport
     drift: list[Difference] = field(default_factory=list)
+    ledger: list[ChainBreak] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.checksums.mismatches and not self.drift
+        return not self.checksums.mismatches and not self.drift and not self.ledger
 
     def refusal(self) -> SafetyRefusal | None:
         """What ``db.verify`` refuses with (exit 3) when something does not match."""
         problems = [m.describe() for m in self.checksums.mismatches]
         problems += [f"drift: {d.describe()}" for d in self.drift]
+        problems += [f"ledger tampered: {b.describe()}" for b in self.ledger]
         if not problems:
             return None
-        return SafetyRefusal(
-            f"{self.environment} failed verification:\n  - "
-            + "\n  - ".join(problems)
-            + "\nRestore edited revision files from git; undo hand-made schema changes or "
+        advice = (
+            "\nRestore edited revision files from git; undo hand-made schema changes or "
             "capture them in a new revision"
+        )
+        if self.ledger:
+            advice += (
+                "; the ledger was changed outside the toolkit: treat its history as untrusted, "
+                "find who changed it (the database's logs, the roles that own schema_ledger) and "
+                "restore it from a backup"
+            )
+        return SafetyRefusal(
+            f"{self.environment} failed verification:\n  - " + "\n  - ".join(problems) + advice
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -46,6 +57,7 @@ class Verification:
             "ok": self.ok,
             "checksums": self.checksums.as_json(),
             "drift": [d.as_json() for d in self.drift],
+            "ledger": [b.as_json() for b in self.ledger],
         }
 
 
@@ -57,4 +69,5 @@ def verify(target: Target, *, graph: RevisionGraph | None = None, drift: bool = 
         report = check_applied(connection, graph, current)
         ignored = target.settings.drift_ignore_roles
         differences = detect_drift(connection, graph, current, ignore_roles=ignored) if drift else []
-    return Verification(target.name, current, report, differences)
+        breaks = chain_breaks(connection)
+    return Verification(target.name, current, report, differences, breaks)

@@ -3,8 +3,9 @@
 ``_DDL`` creates a new ledger whole; ``_COLUMNS_ADDED`` lists the columns added since the first
 release, each with its own ``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``, so a ledger created by
 an older toolkit gains them the first time a newer one runs against it (the columns are
-nullable: older rows simply have no value). The catalog is read first, so an up-to-date ledger
-costs one query and takes no lock.
+nullable: older rows simply have no value, and a NULL leaves the rows' hashes as they were).
+The hash chain's columns come last; adding them installs the chain. The catalog is read first,
+so an up-to-date ledger costs one query and takes no lock.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from agent_db.database.catalog import table_exists
+from agent_db.database.ledger_chain import CHAIN_COLUMNS, install_chain
 
 LEDGER_TABLE = "schema_ledger"
 # Every outcome a step can have: 'partial' is a step that left its transaction and stopped.
@@ -106,6 +108,12 @@ _COLUMNS_ADDED: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ADD COLUMN IF NOT EXISTS committed text",
         ),
     ),
+    # The hash chain (agent_db.database.ledger_chain): installed, and older rows chained, when
+    # these columns are added (last, so every column above exists when the chain is installed).
+    *(
+        (column, (f"ALTER TABLE schema_ledger ADD COLUMN IF NOT EXISTS {column} text",))
+        for column in CHAIN_COLUMNS
+    ),
 )
 
 
@@ -120,6 +128,8 @@ def ensure_ledger(connection: Connection, *, commit: bool = True) -> None:
         if column not in present:
             for statement in statements:
                 connection.execute(text(statement))
+    if not present.issuperset(CHAIN_COLUMNS):
+        install_chain(connection)
     if commit and connection.in_transaction():
         connection.commit()
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 from agent_db.database.catalog import BOOKKEEPING_TABLES
 from agent_db.database.snapshot_queries import QUERIES
 
-_BOOKKEEPING_FUNCTIONS = frozenset({"schema_ledger_append_only"})
+_BOOKKEEPING_FUNCTIONS = frozenset({"schema_ledger_append_only", "schema_ledger_hash_chain"})
 Snapshot = dict[str, dict[str, str]]
 
 
