@@ -7,9 +7,11 @@ import itertools
 
 import psycopg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
+from agent_db.database import ledger
 from agent_db.database.engines import create_sync_engine
 from agent_db.database.ledger_chain import ChainBreak, chain_breaks
 from agent_db.revisions.graph import default_graph
@@ -141,3 +143,28 @@ def test_a_ledger_written_before_the_chain_is_chained_on_the_next_run(empty_url:
     ):
         connection.execute("DELETE FROM schema_ledger")
     assert len(row_ids(empty_url)) == 2
+
+
+def test_a_step_that_records_what_it_committed_stays_chained(empty_url: URL) -> None:
+    migrate.upgrade(target_for("staging", empty_url), default_graph().linear_order()[0])
+    engine = create_sync_engine(empty_url)
+    try:
+        with engine.connect() as connection:
+            row_id = ledger.start_step(
+                connection,
+                run_id=ledger.new_run_id(),
+                revision="r1",
+                direction="upgrade",
+                checksum=None,
+                environment="staging",
+            )
+            connection.execute(
+                text("UPDATE schema_ledger SET committed = 'add column t.c' WHERE id = :id"), {"id": row_id}
+            )
+            ledger.finish_step(connection, row_id, "partial", "stopped")
+            connection.commit()
+    finally:
+        engine.dispose()
+    assert breaks(empty_url) == []
+    tamper(empty_url, f"UPDATE schema_ledger SET committed = 'nothing' WHERE id = {row_id}")
+    assert [b.row_id for b in breaks(empty_url)] == [row_id]
