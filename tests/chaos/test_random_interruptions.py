@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import signal
 import subprocess
 import time
@@ -34,6 +33,7 @@ from tests.support.own_server import OwnServer
 pytestmark = pytest.mark.chaos
 
 INDEX_REVISION = "65b5f9d89277"
+BACKFILL_REVISION = "ece12879f6e3"
 CONVERSATIONS = int(os.environ.get("CHAOS_CONVERSATIONS", "60000"))
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "20"))
 
@@ -101,6 +101,50 @@ def _checks(url: URL) -> dict[str, object]:
     }
 
 
+def _last_step(url: URL) -> tuple[int, str, bool] | None:
+    """Right after the interruption: the ledger row of the step that was running (or had just
+    failed), and whether the backfill's columns were already committed."""
+    with psycopg.connect(conninfo(url)) as connection:
+        row = connection.execute(
+            "SELECT id, revision FROM schema_ledger WHERE outcome <> 'success' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        kept = connection.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'conversations' AND column_name = 'message_count'"
+        ).fetchone()
+    if row is None:
+        return None
+    return int(row[0]), str(row[1]), bool(kept and kept[0])
+
+
+def _row(url: URL, row_id: int) -> tuple[str, str | None, str | None]:
+    with psycopg.connect(conninfo(url)) as connection:
+        found = connection.execute(
+            "SELECT outcome, committed, error FROM schema_ledger WHERE id = %s", (row_id,)
+        ).fetchone()
+    assert found is not None
+    return str(found[0]), found[1], found[2]
+
+
+def _clean_run(url: URL) -> tuple[float, float]:
+    """One uninterrupted upgrade: when its first step began (the process's start-up before it
+    is no moment worth interrupting) and when it ended, in seconds from its start."""
+    with psycopg.connect(conninfo(url), autocommit=True) as connection:
+        rows = "SELECT count(*) FROM schema_ledger"
+        before = connection.execute(rows).fetchone()
+        started = time.monotonic()
+        runner = spawn(["db.upgrade", "--env", "staging"], {"STAGING_DATABASE_URL": url_text(url)})
+        startup = 0.0
+        while runner.poll() is None and not startup:
+            if connection.execute(rows).fetchone() != before:
+                startup = time.monotonic() - started
+            time.sleep(0.02)
+        _, stderr = runner.communicate(timeout=300)
+        duration = time.monotonic() - started
+    assert runner.returncode == 0, stderr
+    return startup or 0.3, duration
+
+
 def _interrupt(kind: str, server: OwnServer, env: dict[str, str], after: float) -> str:
     """Start the upgrade, interrupt it ``after`` seconds in; what the runner said."""
     runner = spawn(["db.upgrade", "--env", "staging"], {**env, "PYTHONDONTWRITEBYTECODE": "1"})
@@ -133,20 +177,16 @@ def test_random_interruptions_of_an_upgrade_resume_in_one_rerun(
         return server.tcp_url(name)
 
     timing = fresh(f"timing_{kind}")
-    started = time.monotonic()
-    clean = run_invoke("db.upgrade", "--env", "staging", env={"STAGING_DATABASE_URL": url_text(timing)})
-    duration = time.monotonic() - started
-    assert clean.code == 0, clean.stderr
-
+    startup, duration = _clean_run(timing)
     chooser = random.Random(int(os.environ.get("CHAOS_SEED", "1500")))
     stopped_in: Counter[str] = Counter()
     for round_ in range(ROUNDS):
         url = fresh(f"r{round_}_{kind}")
         env = {"STAGING_DATABASE_URL": url_text(url)}
-        moment = chooser.uniform(0.3, duration)
+        moment = chooser.uniform(startup, duration)
         said = _interrupt(kind, server, env, moment)
-        where = re.search(r"revision (\w+) ", said)
-        stopped_in[where.group(1) if where else "before any step"] += 1
+        step = _last_step(url)
+        stopped_in[step[1] if step else "before any step"] += 1
         if kind == "restart":
             assert "Traceback" not in said, said
         rerun = run_invoke("db.upgrade", "--env", "staging", env=env, timeout=300)
@@ -159,12 +199,19 @@ def test_random_interruptions_of_an_upgrade_resume_in_one_rerun(
         assert isinstance(outcomes, dict)
         assert all(found[-1] == "success" for found in outcomes.values()), (round_, moment, outcomes)
         assert _schema(server, f"r{round_}_{kind}") == reference, (round_, moment)
+        if step is not None and step[1] == BACKFILL_REVISION:
+            # The ledger's story: a step interrupted after its columns committed is 'partial'
+            # (what it kept is named), one interrupted before is 'failed' (rolled back).
+            outcome, committed, error = _row(url, step[0])
+            assert outcome == ("partial" if step[2] else "failed"), (round_, moment, outcome, error)
+            assert (committed is not None) == step[2], (round_, moment, committed)
+            assert "Nothing of this revision was applied" not in str(error) or not step[2]
         with psycopg.connect(conninfo(url)) as connection:
             position = connection.execute("SELECT version_num FROM alembic_version").fetchall()
         assert position == [(head,)]
     record_property(
         "figures",
-        f"{kind}: {ROUNDS} random moments within a {duration:.1f} s upgrade ({CONVERSATIONS:,} "
+        f"{kind}: {ROUNDS} random moments within a {duration:.1f} s upgrade (steps from {startup:.1f} s) ({CONVERSATIONS:,} "
         f"conversations); each resumed in one rerun, schema equal to a clean upgrade's, values right, "
         f"no INVALID index; interrupted in: {dict(stopped_in)}",
     )
