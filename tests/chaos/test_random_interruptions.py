@@ -190,7 +190,7 @@ def test_random_interruptions_of_an_upgrade_resume_in_one_rerun(
         if kind == "restart":
             assert "Traceback" not in said, said
         rerun = run_invoke("db.upgrade", "--env", "staging", env=env, timeout=300)
-        assert rerun.code == 0, (round_, moment, said[-2000:], rerun.stderr[-3000:])
+        assert rerun.code == 0, (round_, moment, said[-2000:], rerun.stderr[-6000:])
         checks = _checks(url)
         assert checks["wrong values"] == 0, (round_, moment, checks)
         assert checks["invalid indexes"] == 0, (round_, moment, checks)

@@ -73,6 +73,10 @@ BEGIN
         SELECT id, entry_hash INTO last_id, last_hash
             FROM schema_ledger ORDER BY id DESC LIMIT 1;
         IF last_id IS NOT NULL AND NEW.id <= last_id THEN
+            -- Drawn before a later row's, or behind it: a crash can set a sequence back (its
+            -- prefetch is WAL-logged lazily). Move the sequence past the last row first.
+            PERFORM setval(pg_get_serial_sequence(
+                format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'id'), last_id);
             NEW.id := nextval(pg_get_serial_sequence(
                 format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME), 'id'));
         END IF;
