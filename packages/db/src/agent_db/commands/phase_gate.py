@@ -1,12 +1,9 @@
 """The release phases of a run (``--phase expand|contract|all``) and the contract gate.
 
 ``expand`` applies the pending revisions up to, not including, the first pending contract
-revision of this release: what the running release keeps working on, run before the new build
-rolls out. A contract revision of an older release (an environment that missed releases) is
-not this release's: when every live consumer's build already knows it, the running release
-works with it applied, so the expand phase runs it and goes on; on an empty database (nothing
-to protect, a new environment) every revision is the expand phase's. Without live consumers on a
-database that has tables, nothing says which release a contract belongs to: it stops there.
+revision: what the running release keeps working on, run before the new build rolls out. On an
+empty database (nothing to protect, a new environment) every revision is the expand phase's, so
+the new build's window is reached before it rolls out.
 ``contract`` runs after the rollout: it starts at a contract revision (an expand revision still
 pending in front of it means the expand phase has not run: refused) and goes on to the
 destination. ``all`` (the default) is both in one run.
@@ -27,7 +24,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection
 
 from agent_db.commands.guards import is_real_reason, require_override
-from agent_db.database.consumers import MISSED_HEARTBEATS, LiveConsumer, blocking_consumers, live_consumers
+from agent_db.database.consumers import MISSED_HEARTBEATS, LiveConsumer, blocking_consumers
 from agent_db.database.target import Target
 from agent_db.errors import ConfigError, SafetyRefusal
 from agent_db.inputs import check_reason, shown
@@ -96,15 +93,13 @@ class PhasePlan:
 def settled_contracts(
     connection: Connection, graph: RevisionGraph, before: tuple[str, ...], pending: list[str]
 ) -> set[str]:
-    """The pending contract revisions that belong to an older release: all of them on an empty
-    database, else those every live consumer's build knows (none when no consumer is live)."""
-    contracts = {rev for rev in pending if phase_of(graph[rev]) == "contract"}
-    if not contracts or not before:
-        return contracts
-    live = live_consumers(connection)
-    if not live:
+    """The pending contract revisions the expand phase may run: all of them on an empty database
+    (nothing there for a running release to read), none otherwise. Which release a contract
+    revision belongs to is not recorded, and a consumer that knows it may be the new build
+    started early, so the census cannot settle it."""
+    if before:
         return set()
-    return {rev for rev in contracts if all(consumer.knows(rev) for consumer in live)}
+    return {rev for rev in pending if phase_of(graph[rev]) == "contract"}
 
 
 def select_phase(
