@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
 from agent_db.revisions.graph import default_graph
+from tests.support.backfill import insert_conversations
 from tests.support.cli import run_invoke, spawn
 from tests.support.databases import conninfo, target_for, url_text
 from tests.support.own_server import OwnServer
@@ -46,24 +47,6 @@ def server() -> Iterator[OwnServer]:
         yield own
     finally:
         own.destroy()
-
-
-def _seed(url: URL) -> None:
-    with psycopg.connect(conninfo(url)) as connection:
-        connection.execute(
-            "INSERT INTO users (email, username, hashed_password) VALUES ('seed@example.com', 'seed', 'x')"
-        )
-        connection.execute("INSERT INTO agents (owner_id, name, model) SELECT id, 'a', 'm' FROM users")
-        connection.execute(
-            "INSERT INTO conversations (agent_id, user_id) "
-            "SELECT a.id, a.owner_id FROM agents a, generate_series(1, %s)",
-            (CONVERSATIONS,),
-        )
-        connection.execute(
-            "INSERT INTO messages (conversation_id, role, content, created_at) "
-            "SELECT c.id, 'user', 'hi', now() - make_interval(secs => c.id * 10 + g) "
-            "FROM conversations c, generate_series(1, 3) g WHERE g <= c.id % 4"
-        )
 
 
 def _schema(server: OwnServer, database: str) -> str:
@@ -170,7 +153,7 @@ def test_random_interruptions_of_an_upgrade_resume_in_one_rerun(
     server.create_database(f"seed_{kind}")
     seed_url = server.tcp_url(f"seed_{kind}")
     migrate.upgrade(target_for("staging", seed_url), before)
-    _seed(seed_url)
+    insert_conversations(seed_url, CONVERSATIONS)
 
     def fresh(name: str) -> URL:
         server.execute(f'CREATE DATABASE "{name}" TEMPLATE "seed_{kind}"')

@@ -19,6 +19,12 @@ def seed_before_backfill(url: URL, conversations: int) -> None:
     """``url`` (empty) upgraded to just before the backfill, with one user and agent, and
     ``conversations`` conversations, conversation n holding n % 4 messages at distinct times."""
     migrate.upgrade(target_for("dev", url), INDEX_REVISION)
+    insert_conversations(url, conversations)
+
+
+def insert_conversations(url: URL, conversations: int) -> None:
+    """One user and agent, and ``conversations`` conversations, conversation n holding n % 4
+    messages at distinct times (the tables as the release before the backfill has them)."""
     with psycopg.connect(conninfo(url)) as connection:
         connection.execute(
             "INSERT INTO users (email, username, hashed_password) VALUES ('s@e.com', 's', 'x')"
