@@ -1,5 +1,6 @@
-"""``db.verify``: applied revisions against the files, the live schema against the history, and
-the ledger against its hash chain."""
+"""``db.verify``: applied revisions against the files, the live schema against the history, the
+ledger against its hash chain, and no step left partly applied (what such a step committed is
+reported as the step, with the command that resumes it, not as drift)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_db.commands.checksums import ChecksumReport, check_applied
-from agent_db.commands.drift import detect_drift
+from agent_db.commands.drift import detect_drift, expected_snapshot
+from agent_db.commands.failures import resume_command
 from agent_db.commands.guards import check_known
+from agent_db.commands.partial_drift import PartlyApplied, attribute
 from agent_db.database.catalog import current_revisions
 from agent_db.database.ledger_chain import ChainBreak, chain_breaks
+from agent_db.database.ledger_partial import partial_steps
 from agent_db.database.snapshot import Difference
 from agent_db.database.target import Target
 from agent_db.errors import SafetyRefusal
@@ -24,30 +28,38 @@ class Verification:
     checksums: ChecksumReport
     drift: list[Difference] = field(default_factory=list)
     ledger: list[ChainBreak] = field(default_factory=list)
+    partial: list[PartlyApplied] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.checksums.mismatches and not self.drift and not self.ledger
+        return not self.checksums.mismatches and not self.drift and not self.ledger and not self.partial
 
     def refusal(self) -> SafetyRefusal | None:
         """What ``db.verify`` refuses with (exit 3) when something does not match."""
-        problems = [m.describe() for m in self.checksums.mismatches]
+        problems = [p.describe() for p in self.partial]
+        problems += [m.describe() for m in self.checksums.mismatches]
         problems += [f"drift: {d.describe()}" for d in self.drift]
         problems += [f"ledger tampered: {b.describe()}" for b in self.ledger]
         if not problems:
             return None
-        advice = (
-            "\nRestore edited revision files from git; undo hand-made schema changes or "
-            "capture them in a new revision"
-        )
+        advice = []
+        if self.partial:
+            advice.append("finish each partly applied step with the command it names")
+        if self.checksums.mismatches:
+            advice.append("restore edited revision files from git")
+        if self.drift:
+            advice.append("undo hand-made schema changes or capture them in a new revision")
         if self.ledger:
-            advice += (
-                "; the ledger was changed outside the toolkit: treat its history as untrusted, "
+            advice.append(
+                "the ledger was changed outside the toolkit: treat its history as untrusted, "
                 "find who changed it (the database's logs, the roles that own schema_ledger) and "
                 "restore it from a backup"
             )
+        todo = "; ".join(advice)
         return SafetyRefusal(
-            f"{self.environment} failed verification:\n  - " + "\n  - ".join(problems) + advice
+            f"{self.environment} failed verification:\n  - "
+            + "\n  - ".join(problems)
+            + f"\n{todo[:1].upper()}{todo[1:]}"
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -58,6 +70,7 @@ class Verification:
             "checksums": self.checksums.as_json(),
             "drift": [d.as_json() for d in self.drift],
             "ledger": [b.as_json() for b in self.ledger],
+            "partial": [p.as_json() for p in self.partial],
         }
 
 
@@ -70,4 +83,13 @@ def verify(target: Target, *, graph: RevisionGraph | None = None, drift: bool = 
         ignored = target.settings.drift_ignore_roles
         differences = detect_drift(connection, graph, current, ignore_roles=ignored) if drift else []
         breaks = chain_breaks(connection)
-    return Verification(target.name, current, report, differences, breaks)
+        steps = partial_steps(connection)
+    partial, differences = attribute(
+        graph,
+        current,
+        steps,
+        differences,
+        (lambda position: expected_snapshot(graph, position)) if drift else None,
+        lambda direction: resume_command(target, direction),
+    )
+    return Verification(target.name, current, report, differences, breaks, partial)

@@ -10,6 +10,8 @@ it as a resume (see :mod:`agent_db.revisions.resume`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection, text
 
 from agent_db.database.catalog import table_exists
@@ -46,3 +48,35 @@ def interrupted_commit(connection: Connection, revision: str, direction: str) ->
     if row is None or row[0] != "partial":
         return None
     return str(row[1] or "nothing before its autocommit block")
+
+
+@dataclass(frozen=True)
+class PartialStep:
+    """A revision partly applied: its last step in ``direction`` left its transaction and
+    stopped (``partial``, or ``running`` with ``committed`` set: its runner stopped before the
+    next run closed the row), and no step of it in that direction has succeeded since."""
+
+    revision: str
+    direction: str
+    committed: str
+
+
+def partial_steps(connection: Connection) -> list[PartialStep]:
+    """Every partly applied revision step the ledger records, oldest first (empty on a ledger
+    without the ``committed`` column)."""
+    if not table_exists(connection, LEDGER_TABLE) or "committed" not in ledger_columns(connection):
+        return []
+    rows = connection.execute(
+        text(
+            "SELECT revision, direction, outcome, committed FROM ("
+            "SELECT DISTINCT ON (revision, direction) id, revision, direction, outcome, committed "
+            "FROM schema_ledger WHERE direction IN ('upgrade', 'downgrade') "
+            "AND (outcome IN ('success', 'partial') OR (outcome = 'running' AND committed IS NOT NULL)) "
+            "ORDER BY revision, direction, id DESC) latest "
+            "WHERE outcome <> 'success' ORDER BY id"
+        )
+    )
+    return [
+        PartialStep(revision, direction, committed or "nothing before its autocommit block")
+        for revision, direction, _, committed in rows
+    ]
