@@ -20,6 +20,7 @@ ENVIRONMENT_URL_VARIABLES = (
     "PROD_DATABASE_URL",
     "STAGING_DIRECT_DATABASE_URL",
     "PROD_DIRECT_DATABASE_URL",
+    "DATABASE_URL",
 )
 
 
@@ -30,3 +31,5 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.delenv("AGENT_DB_VERSIONS_DIR", raising=False)
     monkeypatch.delenv("AGENT_ENV", raising=False)
+    # The developer's own .env at the repository root never reaches a test.
+    monkeypatch.setenv("AGENT_DOTENV_FILE", "")

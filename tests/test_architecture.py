@@ -22,7 +22,9 @@ MAX_CHAIN = 8
 MAX_LINES = 300
 
 # Layer of each top-level part of agent_db, and the layers it may import.
-BOTTOM = frozenset({"errors", "settings", "urls", "inputs", "cache", "paths", "versions", "logs", "__init__"})
+BOTTOM = frozenset(
+    {"errors", "settings", "urls", "inputs", "cache", "paths", "versions", "logs", "variables", "__init__"}
+)
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "bottom": frozenset({"bottom"}),
     "models": frozenset({"bottom", "models"}),

@@ -12,6 +12,7 @@ from pathlib import Path
 from agent_db.errors import ConfigError
 
 ENVIRONMENTS_DIR_VARIABLE = "AGENT_ENVIRONMENTS_DIR"
+DOTENV_FILE_VARIABLE = "AGENT_DOTENV_FILE"
 
 
 def find_environments_dir() -> Path:
@@ -40,3 +41,15 @@ def find_environments_dir() -> Path:
 def project_root() -> Path:
     """The checkout's root: the folder that holds ``environments/``."""
     return find_environments_dir().resolve().parent
+
+
+def dotenv_file() -> Path | None:
+    """The ``.env`` file read for variables the environment does not set: ``AGENT_DOTENV_FILE``
+    (empty: none), else ``.env`` at the project root (none outside a checkout)."""
+    explicit = os.environ.get(DOTENV_FILE_VARIABLE)
+    if explicit is not None:
+        return Path(explicit) if explicit.strip() else None
+    try:
+        return project_root() / ".env"
+    except ConfigError:  # no checkout here (an installed package): no .env either
+        return None

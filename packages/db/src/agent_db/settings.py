@@ -8,7 +8,6 @@ the environment variable the file names (``database_url_env``). Only an environm
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import tomllib
 from functools import cache
@@ -20,8 +19,16 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import URL
 
 from agent_db.errors import ConfigError
-from agent_db.paths import find_environments_dir, project_root
+from agent_db.paths import dotenv_file, find_environments_dir, project_root
 from agent_db.urls import parse_url
+from agent_db.variables import (
+    EXAMPLE_URL,
+    GENERIC_URL_VARIABLE,
+    Variable,
+    environment_url,
+    generic_url_refusal,
+    lookup,
+)
 
 _ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _DURATION = re.compile(r"^(0|\d+(ms|s|min|h))$")
@@ -142,32 +149,43 @@ class DatabaseSettings(FileSettings):
 
     @property
     def url_is_set(self) -> bool:
-        return bool(os.environ.get(self.database_url_env, "").strip())
+        return self.url_variable() is not None
+
+    def url_variable(self) -> Variable | None:
+        """Where this environment's URL comes from (see :func:`environment_url`); None: unset."""
+        return environment_url(
+            self.name, self.database_url_env, reads_generic=self.reads_generic_url, dotenv=dotenv_file()
+        )
+
+    @property
+    def reads_generic_url(self) -> bool:
+        """Only the developer's environment (the one with the embedded fallback) reads the
+        generic ``DATABASE_URL``, and only when its own variable is unset."""
+        return self.embedded_fallback and self.database_url_env != GENERIC_URL_VARIABLE
 
     def configured_url(self) -> URL | None:
-        """The URL from the environment variable, or None when it is unset."""
-        raw = os.environ.get(self.database_url_env, "").strip()
-        if not raw:
-            return None
-        return parse_url(raw, source=self.database_url_env)
+        """The URL from the environment variable (or ``.env``), or None when it is unset."""
+        found = self.url_variable()
+        return parse_url(found.value, source=found.describe()) if found else None
 
     def configured_direct_url(self) -> URL | None:
         """The direct URL (``direct_url_env``) when that variable is set, else None."""
-        raw = os.environ.get(self.direct_url_env, "").strip() if self.direct_url_env else ""
-        return parse_url(raw, source=str(self.direct_url_env)) if raw else None
+        found = lookup(self.direct_url_env, dotenv_file()) if self.direct_url_env else None
+        return parse_url(found.value, source=found.describe()) if found else None
 
     @property
     def toolkit_url_variable(self) -> str:
         """The variable the toolkit's URL comes from: the direct one when it is set."""
-        if self.direct_url_env and os.environ.get(self.direct_url_env, "").strip():
+        if self.direct_url_env and lookup(self.direct_url_env, dotenv_file()) is not None:
             return self.direct_url_env
-        return self.database_url_env
+        found = self.url_variable()
+        return found.name if found else self.database_url_env
 
     def missing_url_error(self) -> ConfigError:
         return ConfigError(
-            f"{self.database_url_env} is not set, and the {self.name} environment has no "
-            f"embedded fallback; export {self.database_url_env}="
-            "postgresql://USER:PASSWORD@HOST:5432/DBNAME"
+            generic_url_refusal(self.name, self.database_url_env, dotenv_file())
+            or f"{self.database_url_env} is not set, and the {self.name} environment has no "
+            f"embedded fallback; export {self.database_url_env}={EXAMPLE_URL}"
         )
 
 
@@ -217,11 +235,20 @@ def _refuse_shared_variable(settings: DatabaseSettings, path: Path) -> None:
             "direct_url_env is a second variable (the URL straight to PostgreSQL, for migrations): "
             "name another one, or remove it"
         )
+    if settings.protected and settings.embedded_fallback:
+        raise ConfigError(
+            f"{path} says protected = true and embedded_fallback = true: a protected environment "
+            "never falls back to the embedded PostgreSQL (or to DATABASE_URL); remove embedded_fallback"
+        )
     mine = {settings.database_url_env, settings.direct_url_env} - {None}
+    if settings.reads_generic_url:
+        mine.add(GENERIC_URL_VARIABLE)  # dev's fallback: nobody else may read it
     for other in sorted(path.parent.glob("*.toml")):
         if other.stem == settings.name or not _ENVIRONMENT_NAME.match(other.stem):
             continue
         theirs = {_top_level_value(other, "database_url_env"), _top_level_value(other, "direct_url_env")}
+        if _top_level_value(other, "embedded_fallback") is True:
+            theirs.add(GENERIC_URL_VARIABLE)
         for variable in sorted(str(v) for v in mine & theirs):
             raise ConfigError(
                 f"{path.name} and {other.name} both read {variable}: each "

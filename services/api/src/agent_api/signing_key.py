@@ -18,7 +18,8 @@ from pathlib import Path
 
 from agent_api.settings import ApiSettings
 from agent_db.errors import ConfigError
-from agent_db.paths import project_root
+from agent_db.paths import dotenv_file, project_root
+from agent_db.variables import value_of
 
 MIN_KEY_LENGTH = 32
 MIN_ENTROPY_BITS = 128
@@ -30,7 +31,7 @@ _PLACEHOLDERS = ("changethis", "changeme", "change-me", "secret", "example", "xx
 def resolve_signing_key(settings: ApiSettings, *, dev_key_dir: Path | None = None) -> str:
     """The key the API signs tokens with; :class:`ConfigError` when it is missing or weak."""
     variable = settings.jwt_secret_env
-    key = os.environ.get(variable, "")
+    key = value_of(variable, dotenv_file())  # the environment, then .env
     if key.strip():
         _check_strength(key, variable, settings.environment)
         return key

@@ -79,9 +79,9 @@ def reference() -> Reference:
     if raw:
         return Reference(sync_url(parse_url(raw, source=REFERENCE_URL_VARIABLE)), REFERENCE_URL_VARIABLE)
     dev = load_settings("dev")
-    configured = dev.configured_url()
-    if configured is not None:
-        return Reference(sync_url(configured), dev.database_url_env)
+    configured, variable = dev.configured_url(), dev.url_variable()
+    if configured is not None and variable is not None:
+        return Reference(sync_url(configured), variable.name)
     return Reference(None, "the embedded PostgreSQL")
 
 

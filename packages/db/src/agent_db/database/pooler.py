@@ -82,7 +82,7 @@ def refuse_lock_through_pooler(
     """Raise :class:`ConfigError` (nothing has run yet) when the toolkit's URL reaches
     PostgreSQL through a pooler that does not keep sessions, or is declared to be one."""
     variable = settings.toolkit_url_variable
-    direct_is_set = variable != settings.database_url_env
+    direct_is_set = variable == settings.direct_url_env
     if not direct_is_set and settings.pooler_mode == "transaction":
         why = f"environments/{settings.name}.toml says {variable} goes through a transaction-mode pooler"
     else:
