@@ -257,4 +257,5 @@ collection = Collection(
     lint_migrations,
     manifest,
     consumers,
+    db_inspect.psql,
 )

@@ -116,3 +116,39 @@ def verify(c: Context, env: str = "dev", json: bool = False, drift: bool = True)
     refusal = result.refusal()
     if refusal is not None:
         raise refusal
+
+
+@task(
+    iterable=["command"],
+    help={
+        "env": ENV_HELP,
+        "command": "SQL or a psql meta-command such as '\\dt' to run instead of the prompt "
+        "(repeatable, run in order; stops at the first error)",
+        "file": "a SQL script to run instead of the prompt",
+        "write": "on a protected environment (prod), open the session writable (default read-only)",
+    },
+)
+@reports_errors
+def psql(
+    c: Context, env: str = "dev", command: list[str] | None = None, file: str = "", write: bool = False
+) -> None:
+    """Open psql on the environment's database, the embedded one included (no URL or socket to
+    know); exit code psql's. A protected environment's session is read-only unless --write."""
+    import os
+
+    from invoke.exceptions import Exit
+
+    from agent_db.cli.console import say
+    from agent_db.commands.psql import psql_session, run_psql
+    from agent_db.settings import load_settings
+
+    settings = load_settings(env)
+    embedded = settings.embedded_fallback and settings.url_variable() is None
+    session = psql_session(
+        target(env), commands=command or (), file=file or None, write=write, embedded=embedded
+    )
+    note = " (read-only: --write to change data)" if session.read_only else ""
+    say(f"{env}: psql on {session.location}{note}")
+    code = run_psql(session, os.environ)
+    if code:
+        raise Exit(code=code)

