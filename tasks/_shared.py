@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import shlex
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,20 +46,29 @@ OVERRIDE_HELP = {
 
 def reports_errors[F: Callable[..., Any]](function: F) -> F:
     """Turn toolkit errors into a one-line message and the contract's exit code (1 failure,
-    2 bad usage or configuration, 3 refused by a safety rule)."""
+    2 bad usage or configuration, 3 refused by a safety rule); a closed stdout (``| head``)
+    ends the command quietly with 141 (agent_db/cli/pipes.py). Every task wears it."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from agent_db.errors import AgentDbError
 
         try:
-            return function(*args, **kwargs)
+            result = function(*args, **kwargs)
+            sys.stdout.flush()  # inside the try: what print() still buffers may meet a closed pipe
+            return result
         except AgentDbError as error:
             from agent_db.cli.console import print_error
 
             print_error(str(error))
             raise Exit(code=error.exit_code) from None
+        except BrokenPipeError:  # the reader of our stdout stopped early (| head): see cli/pipes.py
+            from agent_db.cli.pipes import CLOSED_STDOUT_EXIT, discard_stdout
 
+            discard_stdout()
+            raise Exit(code=CLOSED_STDOUT_EXIT) from None
+
+    wrapper.reports_errors = True  # type: ignore[attr-defined]  # tests check every task has it
     return wrapper  # type: ignore[return-value]
 
 

@@ -8,7 +8,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks._shared import run_or_exit
+from tasks._shared import reports_errors, run_or_exit
 
 
 @task(
@@ -17,6 +17,7 @@ from tasks._shared import run_or_exit
         "repeat": "timed runs per command (the slow Alembic ones run at most 3 times)",
     }
 )
+@reports_errors
 def graph(c: Context, sizes: str = "1000,5000,10000", repeat: int = 5) -> None:
     """Revision-graph scale: our commands against plain Alembic on long histories."""
     run_or_exit(
@@ -36,6 +37,7 @@ def graph(c: Context, sizes: str = "1000,5000,10000", repeat: int = 5) -> None:
         "profile": "instead, profile this scenario on a 1-worker API with py-spy",
     },
 )
+@reports_errors
 def api_bench(
     c: Context,
     rounds: int = 3,
@@ -66,6 +68,7 @@ def api_bench(
         "passes": "comma-separated: safe, naive (default both)",
     },
 )
+@reports_errors
 def migrations_bench(c: Context, rate: float = 100, before: float = 20, passes: str = "safe,naive") -> None:
     """A promotion to staging under live read and write load: safe revisions against naive ones."""
     command = [sys.executable, "-m", "bench.migrations_load", "--rate", str(rate), "--before", str(before)]
@@ -81,6 +84,7 @@ def migrations_bench(c: Context, rate: float = 100, before: float = 20, passes: 
         "keep": "keep the scratch folder (the two builds, HAProxy's configuration and log)",
     },
 )
+@reports_errors
 def release_bench(
     c: Context, rate: float = 100, before: float = 20, after: float = 15, keep: bool = False
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks._shared import ROOT, run_or_exit
+from tasks._shared import ROOT, reports_errors, run_or_exit
 from tasks.db import lint_migrations
 
 
@@ -24,6 +24,7 @@ from tasks.db import lint_migrations
         "workers": "parallel pytest workers (default: one per CPU; 0 runs in one process)",
     }
 )
+@reports_errors
 def test(
     c: Context, embedded: bool = False, k: str = "", marker: str = "", args: str = "", workers: int = -1
 ) -> None:
@@ -47,6 +48,7 @@ def test(
         "args": "extra pytest arguments",
     }
 )
+@reports_errors
 def chaos(c: Context, k: str = "", args: str = "") -> None:
     """Slow fault and concurrency scenarios (tests marked chaos), each ending in PASS or FAIL."""
     command = [sys.executable, "-m", "pytest", "tests/chaos", "-m", "chaos", "-q", "-p", "no:xdist"]
@@ -56,6 +58,7 @@ def chaos(c: Context, k: str = "", args: str = "") -> None:
 
 
 @task(help={"args": "extra pip-audit arguments (e.g. --vulnerability-service osv)"})
+@reports_errors
 def audit(c: Context, args: str = "") -> None:
     """Known vulnerabilities in the locked dependencies (pip-audit; needs network)."""
     with tempfile.TemporaryDirectory() as folder:
@@ -74,6 +77,7 @@ def audit(c: Context, args: str = "") -> None:
 
 
 @task
+@reports_errors
 def lint(c: Context) -> None:
     """ruff, format check, mypy, migration lint, workflow lint."""
     c.run("ruff check .", echo=True)

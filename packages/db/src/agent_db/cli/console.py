@@ -15,12 +15,14 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from agent_db.cli.pipes import PipeAwareConsole
+
 err_console = Console(stderr=True, highlight=False)
 
 
 def stdout_console() -> Console:
     """A console for stdout: as wide as the terminal, or 160 columns when piped."""
-    return Console(width=None if sys.stdout.isatty() else 160)
+    return PipeAwareConsole(width=None if sys.stdout.isatty() else 160)
 
 
 def say(message: str) -> None:
