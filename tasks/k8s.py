@@ -13,7 +13,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tasks._shared import ROOT
+from tasks._shared import ROOT, reports_errors
 
 KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
 KUSTOMIZE_BASE = KUBERNETES_DIR / "base"
@@ -73,6 +73,7 @@ def problems(directory: Path, versions: tuple[str, ...]) -> tuple[int, list[Prob
 
 
 @task(help={"overlay": "the overlay to render: staging or prod (deploy/kubernetes/overlays/)"})
+@reports_errors
 def render(c: Context, overlay: str) -> None:
     """Print an overlay's manifests as one YAML stream, as `kubectl kustomize` would render them."""
     from tasks.kustomize import KustomizeError, dump
@@ -89,6 +90,7 @@ def render(c: Context, overlay: str) -> None:
 
 
 @task
+@reports_errors
 def validate(c: Context) -> None:
     """Render the base and every overlay of deploy/kubernetes/ and validate each manifest against
     the Kubernetes schemas, offline (exit 1 naming each problem)."""
