@@ -242,3 +242,20 @@ def test_on_prod_a_contract_past_live_consumers_needs_both_overrides_and_records
     assert reasons[CONTRACT].startswith(f"--allow-protected (upgrade outside promotion): {REASON}; ")
     assert "--allow-live-consumers (1 live consumer(s) past" in reasons[CONTRACT]
     assert reasons[CONTRACT].endswith(REASON)
+
+
+def test_hints_on_prod_name_commands_prod_accepts(stages: Stages) -> None:
+    """Every way forward a refusal on prod suggests is one prod takes: db.promote, never the
+    db.upgrade that the gate refuses there."""
+    assert run_cli("db.promote", "--to", "staging", env=stages.env()).code == 0
+    early = run_cli("db.promote", "--to", "prod", "--phase", "contract", env=stages.env())
+    assert early.code == 3, early.stderr
+    assert "'uv run invoke db.promote --to prod --phase expand'" in said(early)
+    assert "db.upgrade" not in said(early)
+    assert position(stages.prod) == [stages.before]
+    nothing = run_cli(
+        "db.downgrade", "--env", "prod", "--to", UNPROMOTED, "--allow-protected", "--reason", REASON,
+        env=stages.env(),
+    )  # fmt: skip
+    assert nothing.code != 0
+    assert "to go forward use 'uv run invoke db.promote --to prod'" in said(nothing)

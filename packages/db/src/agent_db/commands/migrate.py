@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from agent_db.commands.data_loss import accept_or_refuse_data_loss
+from agent_db.commands.failures import resume_command
 from agent_db.commands.guards import check_known, relative_steps, require_override
 from agent_db.commands.phase_gate import (
     ConsumerOverride,
@@ -105,9 +106,10 @@ def upgrade(
             raise ConfigError(
                 f"{target.name} is already past {destination}; to go back use "
                 f"'uv run invoke db.downgrade --env {target.name} --to {destination}'"
+                + (" --allow-protected --reason '...'" if target.settings.protected else "")
             )
         settled = settled_contracts(run.lock, graph, before, pending) if phase == "expand" else set()
-        plan = select_phase(graph, pending, phase, target.name, settled)
+        plan = select_phase(graph, pending, phase, target.name, settled, target.settings.protected)
 
         def contract_gate(revision: str, done: list[str]) -> str | None:
             position = current_revisions(run.lock) if done else before
@@ -150,7 +152,8 @@ def downgrade(
         if destination is not None and destination not in graph.ancestors(before):
             raise ConfigError(
                 f"{target.name} is at {', '.join(before) or 'base'}, which is not above "
-                f"{destination}; nothing to downgrade (to go forward use db.upgrade)"
+                f"{destination}; nothing to downgrade (to go forward use "
+                f"{resume_command(target, 'upgrade')})"
             )
         pending = graph.downgrade_path(before, destination)
         run.reason = accept_or_refuse_data_loss(

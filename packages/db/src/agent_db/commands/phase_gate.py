@@ -108,6 +108,7 @@ def select_phase(
     phase: PhaseSelection,
     environment: str,
     settled: set[str] | frozenset[str] = frozenset(),
+    protected: bool = False,
 ) -> PhasePlan:
     """The revisions of ``pending`` (in order) that ``phase`` runs; the expand phase runs through
     the ``settled`` contract revisions (:func:`settled_contracts`)."""
@@ -125,9 +126,17 @@ def select_phase(
         f"--phase contract on {environment} refused, nothing changed: expand revision(s) "
         f"{', '.join(waiting)} are pending"
         + (f" before contract revision {pending[contracts[0]]}" if contracts else " and no contract revision")
-        + f": the expand phase has not run. Run 'uv run invoke db.upgrade --env {environment} "
-        "--phase expand' (or db.promote --phase expand), roll out the build, then --phase contract"
+        + f": the expand phase has not run. Run {expand_command(environment, protected)}, roll out "
+        "the build, then the same with --phase contract"
     )
+
+
+def expand_command(environment: str, protected: bool) -> str:
+    """The command that runs ``environment``'s expand phase: a protected environment takes
+    revisions only by promotion (db.upgrade is refused there)."""
+    if protected:
+        return f"'uv run invoke db.promote --to {environment} --phase expand'"
+    return f"'uv run invoke db.upgrade --env {environment} --phase expand' (or db.promote --phase expand)"
 
 
 class ContractBlocked(SafetyRefusal):

@@ -147,7 +147,13 @@ def promote(
     if not settings.promote_from:
         raise ConfigError(
             f"{to} is not promoted from another environment (promote_from is empty in "
-            f"environments/{to}.toml); use 'uv run invoke db.upgrade --env {to}'"
+            f"environments/{to}.toml); "
+            + (
+                f"a protected environment takes revisions only by promotion: set promote_from to "
+                f"the environment whose revisions reach {to}"
+                if settings.protected
+                else f"use 'uv run invoke db.upgrade --env {to}'"
+            )
         )
     source = read_source(settings.promote_from, manifest, graph)
     if len(source.position) > 1:
