@@ -240,6 +240,39 @@ def manifest(c: Context, env: str = "dev", out: str = "", json: bool = False) ->
     print_manifest_written(write_environment_manifest(env, Path(out) if out else None), as_json=json)
 
 
+@task(
+    name="secure-ledger",
+    help={
+        "env": ENV_HELP,
+        "migrator": "the role migrations connect as: it may then only insert ledger rows and "
+        "finish running ones",
+        "owner": "the NOLOGIN role to own the ledger (created when missing; default agent_ledger_owner)",
+        "url_env": "variable holding a superuser's URL of ENV's database (default: ENV's URL)",
+        "json": "print a JSON result",
+    },
+)
+@reports_errors
+def secure_ledger(
+    c: Context,
+    migrator: str,
+    env: str = "dev",
+    owner: str | None = None,
+    url_env: str | None = None,
+    json: bool = False,
+) -> None:
+    """Give schema_ledger to a role of its own so the migrator cannot rewrite or delete rows nor
+    disable its triggers (idempotent; needs a superuser connection)."""
+    from agent_db.cli.results import print_secured
+    from agent_db.commands import secure_ledger as secure
+
+    # None when a flag is absent; an empty value given on purpose is refused, not ignored.
+    environment = secure.admin_target(env, url_env)
+    result = secure.secure_ledger(
+        environment, migrator=migrator, owner=secure.DEFAULT_OWNER if owner is None else owner
+    )
+    print_secured(result, as_json=json)
+
+
 collection = Collection(
     "db",
     db_inspect.current,
@@ -256,6 +289,7 @@ collection = Collection(
     promote,
     lint_migrations,
     manifest,
+    secure_ledger,
     consumers,
     db_inspect.psql,
 )

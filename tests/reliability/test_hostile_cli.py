@@ -51,9 +51,15 @@ ENV_TASKS = [
     ("verify", "env"),
     ("lint_migrations", "env"),
     ("promote", "to"),
+    ("secure_ledger", "env"),
 ]
 REVISION_TASKS = ["upgrade", "downgrade", "stamp", "plan"]
-REQUIRED = {"downgrade": {"to": "-1"}, "stamp": {"to": "head"}, "revision": {"message": "hostile"}}
+REQUIRED = {
+    "downgrade": {"to": "-1"},
+    "stamp": {"to": "head"},
+    "revision": {"message": "hostile"},
+    "secure_ledger": {"migrator": "migrator"},
+}
 
 
 def bad_usage(world: World, task: str, **flags: Any) -> Outcome:
@@ -69,6 +75,15 @@ def test_hostile_environment_names(environment: World, task: str, flag: str, val
     outcome = bad_usage(environment, task, **{**REQUIRED.get(task, {}), flag: value})
     assert "unknown environment" in outcome.stderr
     assert "valid environments: dev, staging, prod" in outcome.stderr
+
+
+@pytest.mark.parametrize("flag", ["migrator", "owner", "url_env"])
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_secure_ledger_roles_and_variables(environment: World, flag: str, value: str) -> None:
+    outcome = bad_usage(
+        environment, "secure_ledger", **{"migrator": "migrator", "env": "staging", flag: value}
+    )
+    assert "role name" in outcome.stderr or "variable name" in outcome.stderr
 
 
 @pytest.mark.parametrize("task", REVISION_TASKS)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from agent_db.commands.manifest import ManifestWritten
     from agent_db.commands.migrate import RunResult
     from agent_db.commands.promote import PromotionResult
+    from agent_db.commands.secure_ledger import Secured
     from agent_db.commands.verify import Verification
     from agent_db.revisions.graph import RevisionGraph
 
@@ -108,3 +109,17 @@ def print_manifest_written(result: ManifestWritten, *, as_json: bool) -> None:
         return
     at = ", ".join(result.manifest.position) or "base"
     say(f"{result.environment}: at {at}; manifest written to {result.path}")
+
+
+def print_secured(result: Secured, *, as_json: bool) -> None:
+    """``db.secure-ledger``: each part of the setup, changed now or already so."""
+    if as_json:
+        print_json(result.as_json())
+        return
+    done = "secured" if result.changed else "already secured, nothing changed"
+    say(
+        f"{result.environment} ({result.location}, as {result.connected_as}): schema_ledger "
+        f"{done}; owner {result.owner}, migrator {result.migrator}"
+    )
+    for action in result.actions:
+        say(f"  {'changed' if action.changed else 'already'}: {action.what}")

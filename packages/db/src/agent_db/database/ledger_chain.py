@@ -19,6 +19,10 @@ new one: the chain's order is the order of ``id``.
 The content is the row as ``jsonb`` with NULLs stripped and timestamps as epoch seconds, so a
 session's TimeZone does not change it and a nullable column added later (NULL in older rows)
 leaves older hashes intact.
+
+The function runs with ``search_path = pg_catalog, pg_temp`` and names the table through the
+trigger's own schema, so a session cannot make it call a function or read a table of its own
+making (``db.secure-ledger`` installs it so on ledgers chained before).
 """
 
 from __future__ import annotations
@@ -61,17 +65,17 @@ def chain_hash(prefix: str | None, content: str) -> str:
     return hashlib.sha256(f"{prefix or ''}\n{content}".encode()).hexdigest()
 
 
-_TRIGGER_FUNCTION = f"""
+TRIGGER_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION schema_ledger_hash_chain() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     last_id bigint;
     last_hash text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM pg_advisory_xact_lock({_LOCK_KEY});
-        SELECT id, entry_hash INTO last_id, last_hash
-            FROM schema_ledger ORDER BY id DESC LIMIT 1;
+        EXECUTE format('SELECT id, entry_hash FROM %I.%I ORDER BY id DESC LIMIT 1',
+            TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO last_id, last_hash;
         IF last_id IS NOT NULL AND NEW.id <= last_id THEN
             -- Drawn before a later row's, or behind it: a crash can set a sequence back (its
             -- prefetch is WAL-logged lazily). Move the sequence past the last row first.
@@ -119,7 +123,7 @@ def install_chain(connection: Connection) -> None:
     """Install the trigger and chain the rows already there (callers hold the migration lock;
     the ledger just gained the chain's columns). The append-only trigger is off meanwhile, in
     the caller's transaction, so no other session sees it off."""
-    connection.execute(text(_TRIGGER_FUNCTION))
+    connection.execute(text(TRIGGER_FUNCTION))
     connection.execute(text(_TRIGGER))
     connection.execute(text("ALTER TABLE schema_ledger DISABLE TRIGGER schema_ledger_append_only"))
     connection.execute(text(_CHAIN_EXISTING))

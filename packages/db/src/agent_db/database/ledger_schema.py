@@ -11,9 +11,14 @@ so an up-to-date ledger costs one query and takes no lock.
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 
 from agent_db.database.catalog import table_exists
 from agent_db.database.ledger_chain import CHAIN_COLUMNS, install_chain
+from agent_db.database.pg_errors import sqlstate
+from agent_db.errors import ConfigError
+
+INSUFFICIENT_PRIVILEGE = "42501"
 
 LEDGER_TABLE = "schema_ledger"
 # Every outcome a step can have: 'partial' is a step that left its transaction and stopped.
@@ -23,9 +28,10 @@ OUTCOMES = ("running", "success", "failed", "partial")
 # ``finished_at`` and ``error`` change then), and before that it may take one other change: what
 # its step had committed when the step left its transaction (``committed``, set once, from NULL).
 # The column is read through jsonb, so the function also works on a ledger not yet upgraded.
-_APPEND_ONLY_FUNCTION = """
+# It runs with search_path = pg_catalog, pg_temp: no session can shadow what it calls.
+APPEND_ONLY_FUNCTION = """
     CREATE OR REPLACE FUNCTION schema_ledger_append_only() RETURNS trigger
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
     BEGIN
         IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
             RAISE EXCEPTION 'schema_ledger is append-only: rows are never deleted';
@@ -70,7 +76,7 @@ _DDL = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS schema_ledger_revision_idx ON schema_ledger (revision, id)",
-    _APPEND_ONLY_FUNCTION,
+    APPEND_ONLY_FUNCTION,
     """
     CREATE OR REPLACE TRIGGER schema_ledger_append_only
         BEFORE UPDATE OR DELETE ON schema_ledger
@@ -101,7 +107,7 @@ _COLUMNS_ADDED: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "committed",
         (
-            _APPEND_ONLY_FUNCTION,
+            APPEND_ONLY_FUNCTION,
             "ALTER TABLE schema_ledger DROP CONSTRAINT IF EXISTS schema_ledger_outcome_check, "
             "ADD CONSTRAINT schema_ledger_outcome_check "
             f"CHECK (outcome IN {OUTCOMES!r}), "
@@ -124,12 +130,23 @@ def ensure_ledger(connection: Connection, *, commit: bool = True) -> None:
         for statement in _DDL:
             connection.execute(text(statement))
     present = ledger_columns(connection)
-    for column, statements in _COLUMNS_ADDED:
-        if column not in present:
-            for statement in statements:
-                connection.execute(text(statement))
-    if not present.issuperset(CHAIN_COLUMNS):
-        install_chain(connection)
+    try:
+        for column, statements in _COLUMNS_ADDED:
+            if column not in present:
+                for statement in statements:
+                    connection.execute(text(statement))
+        if not present.issuperset(CHAIN_COLUMNS):
+            install_chain(connection)
+    except DBAPIError as error:
+        if sqlstate(error) != INSUFFICIENT_PRIVILEGE:
+            raise
+        missing = ", ".join(c for c, _ in _COLUMNS_ADDED if c not in present)
+        raise ConfigError(
+            f"schema_ledger lacks this toolkit's columns ({missing}) and the role running it may "
+            "not add them: the ledger is owned by another role (db.secure-ledger). Run "
+            "'uv run invoke db.secure-ledger --env ENV --migrator ROLE' again with a superuser's "
+            "URL: it upgrades the ledger and secures it again"
+        ) from None
     if commit and connection.in_transaction():
         connection.commit()
 
