@@ -11,7 +11,8 @@ from sqlalchemy.engine import URL
 
 from agent_db.database.engines import create_sync_engine
 from agent_db.database.scratch import scratch_database
-from agent_db.errors import MigrationFailed
+from agent_db.errors import ConfigError, MigrationFailed
+from agent_db.revisions.import_blame import import_failure
 
 
 @contextmanager
@@ -31,6 +32,9 @@ def migrated_scratch(
                     try:
                         command.upgrade(alembic_config(environment, connection=connection), revision)
                     except Exception as error:
+                        failure = import_failure(error)
+                        if failure is not None:
+                            raise ConfigError(f"the code does not import: {failure.describe()}") from None
                         first_line = (str(error).splitlines() or [""])[0]
                         raise MigrationFailed(
                             "the migration history does not apply to an empty database "

@@ -24,6 +24,7 @@ from agent_db.database.blockers import BlockerWatch
 from agent_db.database.catalog import current_revisions
 from agent_db.database.pg_errors import is_connection_lost, is_lock_timeout
 from agent_db.errors import ConfigError, MigrationFailed
+from agent_db.revisions.import_blame import import_failure
 from agent_db.revisions.phases import graph_phases, phase_of
 from agent_db.revisions.revision_file import Revision, file_checksum
 
@@ -139,6 +140,9 @@ def run_one(
                 blocked = watch.describe()
                 cause = f"could not take a lock within lock_timeout={lock_timeout}: blocked by {blocked}"
                 message = f"{where} {cause}. Nothing of this revision was applied"
+            elif (failure := import_failure(error)) is not None:  # a model, or the file itself
+                cause = failure.describe()
+                message = f"{where} did not run, nothing of it was applied: {cause}"
             else:
                 cause = describe_failure(error)
                 message = f"{where} failed: {cause}"
@@ -159,7 +163,8 @@ def run_one(
             if committed.what is not None:
                 position += f", with {revision.id} partly applied"
             raise MigrationFailed(
-                f"{message}. {target.name} stays at {position}{next_step_hint(error)}"
+                f"{message}. {target.name} stays at {position}"
+                + ("" if import_failure(error) else next_step_hint(error))
             ) from None
         seconds = time.monotonic() - started
         reporter.step_finished(revision, seconds)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from agent_db.errors import ConfigError
 from agent_db.revisions.alembic_bridge import run_environment, scripts_for, steps_to
 from agent_db.revisions.alembic_config import alembic_config
+from agent_db.revisions.import_blame import import_failure
 
 if TYPE_CHECKING:
     from agent_db.revisions.graph import Revision, RevisionGraph
@@ -34,10 +35,7 @@ def render_upgrade(graph: RevisionGraph, revision: Revision, *, environment: str
             starting_rev=starting,
         )
     except Exception as error:
-        raise ConfigError(
-            f"{revision.path.name}: cannot render the SQL of {start_label} -> {revision.id} "
-            f"offline: {type(error).__name__}: {error}"
-        ) from None
+        raise cannot_render(revision, start_label, revision.id, error) from None
     return buffer.getvalue()
 
 
@@ -59,11 +57,20 @@ def render_downgrade(graph: RevisionGraph, revision: Revision, *, environment: s
             starting_rev=revision.id,
         )
     except Exception as error:
-        raise ConfigError(
-            f"{revision.path.name}: cannot render the SQL of {revision.id} -> {destination} "
-            f"offline: {type(error).__name__}: {error}"
-        ) from None
+        raise cannot_render(revision, revision.id, destination, error) from None
     return buffer.getvalue()
+
+
+def cannot_render(revision: Revision, start: str, destination: str, error: Exception) -> ConfigError:
+    """An import failure names the file and line that raised (a model: env.py imports them
+    first, so the revision file is not at fault); anything else is the revision's own."""
+    failure = import_failure(error)
+    if failure is not None:
+        return ConfigError(f"cannot render the SQL of {start} -> {destination}: {failure.describe()}")
+    return ConfigError(
+        f"{revision.path.name}: cannot render the SQL of {start} -> {destination} "
+        f"offline: {type(error).__name__}: {error}"
+    )
 
 
 def timeout_preamble(lock_timeout: str, statement_timeout: str) -> str:
