@@ -14,8 +14,9 @@
    every 50 ms. After a warm-up and ``--before`` seconds of baseline:
    - N+1's toolkit runs ``db.upgrade --env staging --phase expand`` (the backfill runs while N
      serves);
-   - the first N process is replaced (surge of one: N+1 started, ready, in rotation; then the
-     N process drained, out of rotation, stopped with SIGTERM);
+   - the first N process is replaced (surge of one: N+1 started, ready, in rotation, serving
+     beside it for ``--min-ready`` seconds; then the N process drained, out of rotation,
+     stopped with SIGTERM);
    - ``db.upgrade --env staging --phase contract`` while the other N process is registered in
      the census: the gate must refuse it (exit 3, naming that process);
    - the second N process is replaced the same way;
@@ -92,6 +93,7 @@ class Release:
     tools: list[ToolRun] = field(default_factory=list)
     readiness: list[tuple[str, int, str]] = field(default_factory=list)
     nice: int = 0  # niceness of the release's own work: toolkit runs, processes starting
+    min_ready: float = 0.0  # seconds a new process serves beside the old before the old drains
     unreniced: int = 0  # processes that could not be put back to niceness 0 (not root)
 
     def mark(self, label: str) -> float:
@@ -131,7 +133,11 @@ class Release:
         new = self.start_api(new_build, free)
         self.proxy.point(free, new.server.port)
         self.proxy.wait_status(free, "UP", 30)
-        self.mark(f"{new_build.name} in {free} is UP in HAProxy; draining {old.build.name} in {old.slot}")
+        self.mark(f"{new_build.name} in {free} is UP in HAProxy")
+        # Kubernetes' minReadySeconds: the new process takes its (slow-started) share of the
+        # traffic while the old one still serves, so it is warm before it carries a half.
+        time.sleep(self.min_ready)
+        self.mark(f"draining {old.build.name} in {old.slot}")
         self.proxy.drain(old.slot)
         self.proxy.wait_idle(old.slot, 30)
         self.proxy.maintenance(old.slot)
@@ -154,6 +160,23 @@ class Release:
         self.tools.append(run)
         self.mark(f"{label}: exit {result.returncode} after {run.seconds:.1f} s")
         return run
+
+
+def compile_bytecode(builds: Builds) -> float:
+    """Both builds' code and the environment's packages compiled, as the image does
+    (``UV_COMPILE_BYTECODE=1``): otherwise every process started during the release compiles
+    them from source first (3.4 s of CPU instead of 1.3 s to import the app here, where
+    ``PYTHONDONTWRITEBYTECODE`` may be set), on the cores that serve the traffic."""
+    started = time.perf_counter()
+    folders = [str(build.folder / part) for build in (builds.old, builds.new)
+               for part in ("services/api/src", "packages/db/src")]  # fmt: skip
+    packages = [path for path in sys.path if path.endswith("site-packages")]
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j0", *folders, *packages],
+        env=env, capture_output=True, check=False,
+    )  # fmt: skip
+    return time.perf_counter() - started
 
 
 def get(url: str, timeout: float = 2) -> tuple[int, str]:
@@ -298,6 +321,7 @@ def run(arguments: argparse.Namespace, folder: Path) -> Report:
         pause_seconds=arguments.batch_pause,
     )
     LOG(f"builds: N {builds.old.short}, N+1 {builds.new.short} in {folder}")
+    LOG(f"bytecode compiled in {compile_bytecode(builds):.1f} s (as the image does)")
     name = create_database("release")
     url = with_database(server_url(), name)
     key = signing_key()
@@ -318,7 +342,7 @@ def run(arguments: argparse.Namespace, folder: Path) -> Report:
         users = write_users_file(url, key, 1_000, folder / "users.txt")
         gate = supports(builds.new, env, "--phase")
         proxy = HAProxy(binary, folder, SLOTS, {})
-        release = Release(builds, env, proxy, nice=arguments.deploy_nice)
+        release = Release(builds, env, proxy, nice=arguments.deploy_nice, min_ready=arguments.min_ready)
         records_file = folder / "load.jsonl"
         loads = [load_average()]
         failure = None
@@ -406,6 +430,13 @@ def main() -> int:
         type=int,
         default=10,
         help="niceness of the release's own work (toolkit runs, new processes until ready); 0: none",
+    )
+    parser.add_argument(
+        "--min-ready",
+        type=float,
+        default=5.0,
+        help="seconds a new process serves beside the old one before the old one drains "
+        "(Kubernetes' minReadySeconds)",
     )
     parser.add_argument("--release", default="HEAD", help="the commit release N is built from")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder (builds, logs)")

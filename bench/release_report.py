@@ -146,7 +146,9 @@ def render(report: Report) -> tuple[str, bool]:
     lines = [
         f"Builds: N = `{b.old.short}` ({report.arguments.get('release', 'HEAD')}{'; it had uncommitted changes, in neither build' if b.dirty else ''}), "
         f"N+1 = `{b.new.short}` (branch `bench/release-n1` of a scratch clone: {b.diffstat.splitlines()[-1].strip() if b.diffstat else ''}). "
-        f"{report.haproxy}, `option httpchk GET /ready` every 250 ms, rise 2 / fall 2, slowstart 5 s.",
+        f"{report.haproxy}, `option httpchk GET /ready` every 250 ms, rise 2 / fall 2, slowstart 5 s; "
+        f"a new process serves {report.arguments.get('min_ready', 0):g} s beside the old one before it drains; "
+        "bytecode compiled beforehand, as in the image.",
         "",
         f"Dataset: {report.shape.users:,} users (one in ten a superuser), {report.shape.conversations:,} "
         f"conversations, {report.shape.messages:,} messages. Traffic: {report.arguments.get('rate', 0):g} req/s "
