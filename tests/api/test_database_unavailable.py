@@ -28,11 +28,13 @@ pytestmark = pytest.mark.anyio
 
 
 @asynccontextmanager
-async def serving(url: URL, pool_size: int = 2) -> AsyncIterator[httpx.AsyncClient]:
+async def serving(url: URL, pool_size: int = 2, warm: int = 0) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on ``url``; ``warm`` connections opened at startup (none by default: these tests
+    are about the connections a request has to open)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEV_DATABASE_URL", url_text(url))
         patch.setenv("DEV_JWT_SECRET", SIGNING_KEY)
-        app: FastAPI = create_app(load_api_settings("dev", pool_size=pool_size))
+        app: FastAPI = create_app(load_api_settings("dev", pool_size=pool_size, warm_connections=warm))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

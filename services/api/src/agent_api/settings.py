@@ -38,6 +38,8 @@ class ApiSettings(FileSettings):
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     jwt_secret_env: str = "DEV_JWT_SECRET"  # noqa: S105 (the variable's name, not a secret)
     pool_size: int = Field(default=20, ge=1, le=200)
+    # Connections opened before the first request (agent_api.warm_up); at most pool_size.
+    warm_connections: int = Field(default=4, ge=0, le=200)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # The census (agent_api.census): how often this process refreshes its row; three missed
     # heartbeats and the contract gate counts it as gone.

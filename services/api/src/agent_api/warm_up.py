@@ -1,0 +1,61 @@
+"""Open part of the pool before the process serves its first request.
+
+A new process (a rolling release's replacement, a restarted replica) otherwise opens its
+connections under traffic: each one is a TCP and authentication handshake plus the driver's
+per-connection setup (type codecs), paid by the requests that happen to need a connection first
+while the balancer has just put the process in rotation. That was the slowest moment of
+``bench.release`` (bench/RESULTS.md). Uvicorn starts accepting only once the lifespan's startup
+has finished, so connections opened here are paid before the process is reachable.
+
+A database that cannot be reached does not stop the process: it starts, answers ``/ready`` 503
+and opens connections once the server is back, like a process that was already running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+LOG = logging.getLogger("agent_api.warm_up")
+
+
+async def warm_pool(engine: AsyncEngine, count: int, timeout: float = 10.0) -> int:
+    """Open ``count`` pooled connections at once and return them to the pool; the number
+    opened (0 when the database cannot be reached within ``timeout`` seconds)."""
+    if count <= 0:
+        return 0
+    opened: list[AsyncConnection] = []
+
+    async def open_one() -> None:
+        connection = await engine.connect()
+        opened.append(connection)
+        await connection.execute(text("SELECT 1"))
+
+    async def open_all() -> None:
+        # A task group: when one fails, the others are cancelled and awaited, so none is
+        # left holding a connection after the pool has been handed back.
+        async with asyncio.TaskGroup() as group:
+            for _ in range(count):
+                group.create_task(open_one())
+
+    try:
+        await asyncio.wait_for(open_all(), timeout)
+    except (TimeoutError, ExceptionGroup) as error:
+        failures = error.exceptions if isinstance(error, ExceptionGroup) else (error,)
+        unexpected = [e for e in failures if not isinstance(e, (SQLAlchemyError, OSError, TimeoutError))]
+        if unexpected:
+            raise
+        LOG.warning(
+            "could not open %d database connection(s) before serving (%s); "
+            "they open on demand once the server answers",
+            count,
+            type(failures[0]).__name__,
+        )
+    finally:
+        for connection in opened:
+            await connection.close()
+    return len(opened)
