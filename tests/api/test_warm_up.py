@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import fastapi.routing
 import httpx
 import psycopg
 import pytest
@@ -69,3 +70,28 @@ async def test_an_unreachable_database_does_not_stop_the_process(caplog: pytest.
 def test_warm_connections_is_checked() -> None:
     with pytest.raises(ConfigError, match="warm_connections"):
         load_api_settings("dev", warm_connections=-1)
+
+
+async def test_routes_are_prepared_before_the_first_request(
+    databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI prepares an included router's routes on the first request matched against it
+    (fastapi.routing._populate_api_route_state, ~110 ms here); the lifespan does it instead.
+    When FastAPI renames or drops that function, this test fails: check that first requests are
+    still not paying for it (agent_api.warm_up.build_routes)."""
+    prepared: list[str] = []
+    original = fastapi.routing._populate_api_route_state
+
+    def spy(*args: object, **kwargs: object) -> object:
+        prepared.append("route")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fastapi.routing, "_populate_api_route_state", spy)
+    url = databases.create("warmroutes")
+    migrate.upgrade(target_for("dev", url))
+    async with started(url, pool_size=2, warm_connections=0) as client:
+        assert len(prepared) > 10  # every route of every router, at startup
+        prepared.clear()
+        for path in ("/api/v1/users/me", "/api/v1/agents", "/api/v1/conversations", "/ready"):
+            await client.get(path)
+        assert prepared == []

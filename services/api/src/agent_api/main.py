@@ -25,7 +25,7 @@ from agent_api.request_context import RequestContextMiddleware
 from agent_api.routers import agents, auth, conversations, health, messages, metrics, tools, users
 from agent_api.settings import ApiSettings, load_api_settings
 from agent_api.signing_key import resolve_signing_key
-from agent_api.warm_up import warm_pool
+from agent_api.warm_up import build_routes, warm_pool
 from agent_db.settings import load_settings
 
 API_PREFIX = "/api/v1"
@@ -94,6 +94,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         database = open_database(database_settings, settings.pool_size)
         watch_pool(api_metrics, database.engine, settings.pool_size)
         await warm_pool(database.engine, min(settings.warm_connections, settings.pool_size))
+        build_routes(app)
         census = open_census(database_settings, settings.consumer_heartbeat_seconds)
         await census.start()
         store_app_state(app, app_state(app).with_database(database).with_census(census))
