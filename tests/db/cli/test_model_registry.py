@@ -4,14 +4,18 @@ migrations agree" with an empty revision: the tutorial's common problem 2."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from agent_db.commands.model_registry import unregistered_models
+from agent_db.models.registry_check import unregistered_models
 from tests.support.cli import Outcome, run_invoke
 from tests.support.databases import url_text
 from tests.support.package_copy import copy_package, imported_from
+from tests.support.paths import ROOT
 
 WIDGET = '''"""A model somebody forgot to register."""
 
@@ -99,3 +103,24 @@ def test_a_model_outside_models_is_reported_and_an_abstract_base_is_not(
     assert f"model Gadget ({copy / 'extras.py'})" in outcome.stderr
     assert "'from agent_db.extras import Gadget'" in outcome.stderr
     assert "Stamped" not in outcome.stderr
+
+
+def test_plain_alembic_check_and_autogenerate_report_it_too(tmp_path: Path, empty_url: URL) -> None:
+    copy = copy_package(tmp_path)
+    (copy / "models" / "widget.py").write_text(WIDGET)
+    before = sorted((copy / "migrations" / "versions").iterdir())
+    env = {**os.environ, **imported_from(copy), "DEV_DATABASE_URL": url_text(empty_url)}
+    for command in (["check"], ["revision", "--autogenerate", "-m", "add widgets"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "alembic", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 3, result.stderr
+        assert "FAILED: model Widget" in result.stderr
+        assert "Add 'from agent_db.models.widget import Widget'" in result.stderr
+    assert sorted((copy / "migrations" / "versions").iterdir()) == before

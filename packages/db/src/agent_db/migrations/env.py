@@ -76,9 +76,15 @@ def run_migrations_online() -> None:
     if given is not None:
         migrate(given)
         return
-    from agent_db.migrations.plain_cli import connect_for_plain_cli, fail, ledger_recorder
+    from agent_db.migrations.plain_cli import (
+        connect_for_plain_cli,
+        fail,
+        ledger_recorder,
+        refuse_unregistered_models_for_plain_cli,
+    )
 
     try:
+        refuse_unregistered_models_for_plain_cli(config)
         with connect_for_plain_cli(config, environment_name()) as connection:
             migrate(connection, ledger_recorder(environment_name()))
     except AgentDbError as error:

@@ -24,6 +24,7 @@ from agent_db.database.engines import create_sync_engine, translate_connection_e
 from agent_db.database.ledger import Direction, ensure_ledger, record_completed_step
 from agent_db.database.target import resolve_url
 from agent_db.errors import AgentDbError, SafetyRefusal
+from agent_db.models.registry_check import describe_unregistered, unregistered_models
 from agent_db.revisions.phases import phase_of
 from agent_db.revisions.revision_file import file_checksum
 from agent_db.settings import DatabaseSettings, load_settings
@@ -75,6 +76,17 @@ def connect_for_plain_cli(config: Config, environment: str) -> Iterator[Connecti
             yield connection
     finally:
         engine.dispose()
+
+
+def refuse_unregistered_models_for_plain_cli(config: Config) -> None:
+    """``alembic check`` and ``alembic revision --autogenerate`` compare with ``Base.metadata``:
+    a model the registry does not import would be invisible to them (exit 3, as db.check)."""
+    command = _command_name(config)
+    autogenerate = bool(getattr(getattr(config, "cmd_opts", None), "autogenerate", False))
+    if command == "check" or (command == "revision" and autogenerate):
+        missing = unregistered_models()
+        if missing:
+            raise SafetyRefusal(describe_unregistered(missing))
 
 
 def fail(config: Config, error: AgentDbError) -> NoReturn:
