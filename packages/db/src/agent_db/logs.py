@@ -40,6 +40,8 @@ KNOWN_FIELDS = (
     "revision",
 )
 
+_ORDER = (*FIRST_FIELDS, *KNOWN_FIELDS)
+
 _context: ContextVar[dict[str, Any] | None] = ContextVar("agent_log_context", default=None)
 
 
@@ -81,13 +83,27 @@ _SECRET_PAIR = re.compile(
 MASK = "***"
 
 
+# Each pattern needs one of these literals; a line without them is not scanned by it (the four
+# scans were ~40 % of formatting an access line). Only for ASCII text: ignoring case, ``re`` also
+# matches a few non-ASCII letters (the long s for ``s``, the Kelvin sign for ``k``) that ``lower()`` keeps.
+_SECRET_WORDS = ("pass", "pwd", "secret", "token", "api_key", "apikey")
+
+
 def redact(text: str) -> str:
     """``text`` with every secret-looking value masked."""
     if "://" in text:
         text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
-    text = _BEARER.sub(rf"\1{MASK}", text)
-    text = _JWT.sub(MASK, text)
-    return _SECRET_PAIR.sub(rf"\1{MASK}", text)
+    if not text.isascii():
+        text = _JWT.sub(MASK, _BEARER.sub(rf"\1{MASK}", text))
+        return _SECRET_PAIR.sub(rf"\1{MASK}", text)
+    lowered = text.lower()
+    if "bearer" in lowered:
+        text = _BEARER.sub(rf"\1{MASK}", text)
+    if "eyJ" in text:
+        text = _JWT.sub(MASK, text)
+    if any(word in lowered for word in _SECRET_WORDS):
+        text = _SECRET_PAIR.sub(rf"\1{MASK}", text)
+    return text
 
 
 class ContextFilter(logging.Filter):
@@ -115,7 +131,7 @@ class JsonFormatter(_LibraryJsonFormatter):
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(log_data.get("time"), datetime):
             log_data["time"] = log_data["time"].isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        ordered = {key: log_data.pop(key) for key in (*FIRST_FIELDS, *KNOWN_FIELDS) if key in log_data}
+        ordered = {key: log_data.pop(key) for key in _ORDER if key in log_data}
         ordered.update((key, value) for key, value in log_data.items() if value is not None)
         return ordered
 

@@ -13,7 +13,8 @@ client library keep the values in files that any worker sums up for the scrape.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -44,10 +45,20 @@ class ApiMetrics:
     schema_window: Gauge
     census_heartbeat_age: Gauge
     census_heartbeat_failing: Gauge
+    # (method, route, status) -> the counter's and the histogram's children: ``labels()``
+    # validates and locks on every call; the series are the same ones it would return.
+    _children: dict[tuple[str, str, int], tuple[Any, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
         """The scrape: the text exposition format and its content type."""
