@@ -5,14 +5,21 @@ has committed, whatever the timing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
+import pytest
 from sqlalchemy.engine import URL
 
 from agent_db.commands import migrate
-from tests.support.databases import conninfo, target_for
+from agent_db.commands.drift import REFERENCE_URL_VARIABLE
+from agent_db.errors import MigrationFailed
+from tests.support.databases import conninfo, target_for, url_text
+from tests.support.inspection import position
 
 INDEX_REVISION = "65b5f9d89277"  # the revision before the backfill
 BACKFILL_REVISION = "ece12879f6e3"
+DEV_RESUME = f"partial step {BACKFILL_REVISION}: resume with 'uv run invoke db.upgrade --env dev'"
 
 
 def seed_before_backfill(url: URL, conversations: int) -> None:
@@ -60,3 +67,24 @@ def clear_fault(url: URL) -> None:
     with psycopg.connect(conninfo(url)) as connection:
         connection.execute("DROP TRIGGER fault ON conversations")
         connection.execute("DROP FUNCTION fault()")
+
+
+def stop_backfill_partway(url: URL) -> URL:
+    """``url`` (empty) with the backfill's first batch committed and its second failed: the
+    step is ``partial``, ``alembic_version`` still at the revision before it."""
+    seed_before_backfill(url, 1_600)
+    fault(url, "RAISE EXCEPTION 'injected fault in a batch'")
+    with pytest.raises(MigrationFailed, match="partly applied"):
+        migrate.upgrade(target_for("dev", url))
+    clear_fault(url)
+    assert position(url) == [INDEX_REVISION]
+    return url
+
+
+def dev_cli_env(dev: URL, reference: URL, tmp_path: Path) -> dict[str, str]:
+    """The environment of a CLI run against ``dev``, drift built on ``reference``."""
+    return {
+        "DEV_DATABASE_URL": url_text(dev),
+        REFERENCE_URL_VARIABLE: url_text(reference),
+        "AGENT_DB_CACHE_DIR": str(tmp_path / "cache"),
+    }

@@ -85,6 +85,17 @@ def _checksums(env: EnvironmentStatus) -> Cell:
 
 
 def _drift(env: EnvironmentStatus) -> Cell:
+    """Partial steps first (what they committed is theirs, not drift), then the drift."""
+    partial = [p.summary() for p in env.partial or []]
+    found = _found_drift(env)
+    if not partial:
+        return found
+    if found.tone == "good" or found == NOT_READ:  # no drift, or none checked
+        return Cell("; ".join(partial), "warn")
+    return Cell("; ".join([*partial, found.text]), "bad" if found.tone == "bad" else "warn")
+
+
+def _found_drift(env: EnvironmentStatus) -> Cell:
     if env.drift_problem:
         return Cell(f"not checked: {env.drift_problem}", "warn")
     if env.drift is None:

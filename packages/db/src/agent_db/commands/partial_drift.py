@@ -7,6 +7,7 @@ compares the live schema with the history at ``alembic_version``, so those objec
 hand-made. Here each difference whose live state is exactly what the partial revision produces
 (the history's schema with that revision applied) is the partial step's own: it is reported as
 the step, with the command that resumes it; every other difference stays drift.
+``db.verify`` and ``db.status`` both classify through :func:`classify`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_db.database.ledger_partial import PartialStep
+from sqlalchemy import Connection
+
+from agent_db.commands.drift import detect_drift, expected_snapshot
+from agent_db.commands.failures import resume_command
+from agent_db.database.ledger_partial import PartialStep, partial_steps
 from agent_db.database.snapshot import Difference, Snapshot
+from agent_db.database.target import Target
 from agent_db.revisions.graph import RevisionGraph
 
 
@@ -28,14 +34,18 @@ class PartlyApplied:
     resume: str
     explains: list[Difference] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """The step and the command that resumes it (a ``db.status`` cell)."""
+        return f"partial step {self.step.revision}: resume with {self.resume}"
+
     def describe(self) -> str:
         where = ""
         if self.explains:
             objects = ", ".join(f"{d.kind} {d.name}" for d in self.explains)
             where = f"; in the database, as the step left them: {objects}"
         return (
-            f"partial step {self.step.revision}: resume with {self.resume} (its {self.step.direction} "
-            f"left its transaction and stopped; committed and kept: {self.step.committed}{where})"
+            f"{self.summary()} (its {self.step.direction} left its transaction and stopped; "
+            f"committed and kept: {self.step.committed}{where})"
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -44,6 +54,7 @@ class PartlyApplied:
             "direction": self.step.direction,
             "committed": self.step.committed,
             "resume": self.resume,
+            "summary": self.summary(),
             "explains": [d.as_json() for d in self.explains],
         }
 
@@ -90,3 +101,21 @@ def attribute(
             remaining = [d for d in remaining if d not in explains]
         reports.append(PartlyApplied(step, resume(step.direction), explains))
     return reports, remaining
+
+
+def classify(
+    connection: Connection, graph: RevisionGraph, current: tuple[str, ...], target: Target, *, drift: bool
+) -> tuple[list[PartlyApplied], list[Difference]]:
+    """The partial steps of ``target`` and its drift (none unless ``drift``) apart from what
+    those steps explain. Raises what building the history's schema raises (no reference)."""
+    steps = partial_steps(connection)
+    ignored = target.settings.drift_ignore_roles
+    differences = detect_drift(connection, graph, current, ignore_roles=ignored) if drift else []
+    return attribute(
+        graph,
+        current,
+        steps,
+        differences,
+        (lambda position: expected_snapshot(graph, position)) if drift else None,
+        lambda direction: resume_command(target, direction),
+    )

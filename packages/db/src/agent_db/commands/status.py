@@ -10,12 +10,13 @@ from sqlalchemy.exc import DBAPIError
 
 from agent_db.commands.checksums import ChecksumReport, check_applied
 from agent_db.commands.consumers import BuildGroup, by_build
-from agent_db.commands.drift import detect_drift
+from agent_db.commands.partial_drift import PartlyApplied, classify
 from agent_db.commands.positions import try_open
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
 from agent_db.database.consumers import live_consumers
 from agent_db.database.in_flight import work_in_flight
+from agent_db.database.target import Target
 from agent_db.errors import AgentDbError
 from agent_db.revisions.graph import RevisionGraph, default_graph
 from agent_db.revisions.phases import phase_of
@@ -36,7 +37,8 @@ class EnvironmentStatus:
     pending_phases: dict[str, str] = field(default_factory=dict)  # each pending revision's phase
     unknown: list[str] = field(default_factory=list)
     checksums: ChecksumReport | None = None
-    drift: list[str] | None = None  # None: not checked
+    drift: list[str] | None = None  # None: not checked; never what a partial step committed
+    partial: list[PartlyApplied] | None = None  # steps left partly applied; None: not read
     drift_problem: str | None = None
     last_deployment: dict[str, Any] | None = None
     in_flight: list[str] | None = None  # the progress of long work a run is doing now
@@ -48,6 +50,7 @@ class EnvironmentStatus:
     def as_json(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["checksums"] = self.checksums.as_json() if self.checksums else None
+        data["partial"] = [p.as_json() for p in self.partial] if self.partial is not None else None
         data["consumers"] = (
             [group.as_json() for group in self.consumers] if self.consumers is not None else None
         )
@@ -97,6 +100,22 @@ def _read_census(connection: Connection, status: EnvironmentStatus) -> None:
             status.contract_held_by[rev] = holding
 
 
+def _read_partial_and_drift(
+    connection: Connection, graph: RevisionGraph, target: Target, status: EnvironmentStatus, *, drift: bool
+) -> None:
+    """The partial steps, and the drift apart from what they committed; a drift check that
+    cannot run (no reference) leaves the partial steps read and the reason in ``drift_problem``."""
+    current = tuple(status.current)
+    try:
+        status.partial, found = classify(connection, graph, current, target, drift=drift)
+    except AgentDbError as error:
+        status.drift_problem = str(error)
+        status.partial, _ = classify(connection, graph, current, target, drift=False)
+        return
+    if drift:
+        status.drift = [d.describe() for d in found]
+
+
 def environment_status(settings: DatabaseSettings, graph: RevisionGraph, *, drift: bool) -> EnvironmentStatus:
     status = EnvironmentStatus(settings.name, settings.promote_from, settings.protected)
     target, problem = try_open(settings)
@@ -117,12 +136,8 @@ def environment_status(settings: DatabaseSettings, graph: RevisionGraph, *, drif
             status.checksums = check_applied(connection, graph, known)
             status.last_deployment = _last_deployment(ledger.last_entry(connection))
             status.in_flight = work_in_flight(connection)
-            if drift and not status.unknown:
-                try:
-                    found = detect_drift(connection, graph, known, ignore_roles=settings.drift_ignore_roles)
-                    status.drift = [d.describe() for d in found]
-                except AgentDbError as error:
-                    status.drift_problem = str(error)
+            if not status.unknown:
+                _read_partial_and_drift(connection, graph, target, status, drift=drift)
             _read_census(connection, status)
     except AgentDbError as error:
         status.problem = str(error)

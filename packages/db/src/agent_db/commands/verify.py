@@ -8,13 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_db.commands.checksums import ChecksumReport, check_applied
-from agent_db.commands.drift import detect_drift, expected_snapshot
-from agent_db.commands.failures import resume_command
 from agent_db.commands.guards import check_known
-from agent_db.commands.partial_drift import PartlyApplied, attribute
+from agent_db.commands.partial_drift import PartlyApplied, classify
 from agent_db.database.catalog import current_revisions
 from agent_db.database.ledger_chain import ChainBreak, chain_breaks
-from agent_db.database.ledger_partial import partial_steps
 from agent_db.database.snapshot import Difference
 from agent_db.database.target import Target
 from agent_db.errors import SafetyRefusal
@@ -80,16 +77,6 @@ def verify(target: Target, *, graph: RevisionGraph | None = None, drift: bool = 
         current = current_revisions(connection)
         check_known(graph, current, target.name, connection)
         report = check_applied(connection, graph, current)
-        ignored = target.settings.drift_ignore_roles
-        differences = detect_drift(connection, graph, current, ignore_roles=ignored) if drift else []
+        partial, differences = classify(connection, graph, current, target, drift=drift)
         breaks = chain_breaks(connection)
-        steps = partial_steps(connection)
-    partial, differences = attribute(
-        graph,
-        current,
-        steps,
-        differences,
-        (lambda position: expected_snapshot(graph, position)) if drift else None,
-        lambda direction: resume_command(target, direction),
-    )
     return Verification(target.name, current, report, differences, breaks, partial)
