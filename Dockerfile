@@ -1,13 +1,16 @@
 # syntax=docker/dockerfile:1
-# The API's image: `docker build -t agent-api .` then
-#   docker run -p 8000:8000 -e AGENT_ENV=staging -e STAGING_DATABASE_URL=... -e STAGING_JWT_SECRET=... agent-api
-# Migrations are not run here: the deploy workflow runs them (db.promote) before it rolls the
-# image out (api.rollout). See docs/deployment.md.
+# Two targets of one build (docs/deployment.md):
+#   runtime (the default): the API.  docker build -t agent-api .  then
+#     docker run -p 8000:8000 -e AGENT_ENV=staging -e STAGING_DATABASE_URL=... -e STAGING_JWT_SECRET=... agent-api
+#   migrate: the db.* tasks, for the Kubernetes Jobs that promote the expand and contract phases.
+#     docker build --target migrate -t agent-api-migrate .
+#     docker run agent-api-migrate db.promote --to staging --phase expand --manifest /m/dev.json
+# Neither carries the embedded PostgreSQL server or the dev tools (tests/deploy/test_image_dependencies.py).
 
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
 # ---------------------------------------------------------------- build: a venv with the API only
-FROM python:3.13.7-slim AS build
+FROM python:3.13.18-slim-trixie AS build
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -32,20 +35,41 @@ COPY services/api services/api
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --package agent-api --no-editable
 
-# ---------------------------------------------------------------- runtime
-FROM python:3.13.7-slim AS runtime
+# ---------------------------------------------------------------- build-migrate: the toolkit and invoke
+FROM build AS build-migrate
+ENV UV_PROJECT_ENVIRONMENT=/migrate/.venv
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --locked --no-dev --package agent-db --group migrate --no-editable
+
+# ---------------------------------------------------------------- base: what both images share
+FROM python:3.13.18-slim-trixie AS base
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home app
 WORKDIR /app
-COPY --from=build /app/.venv /app/.venv
 COPY environments/ /app/environments/
+# The commit the image is built from: the census and the smoke check name it (docs/deployment.md).
+ARG AGENT_BUILD_COMMIT=""
 # AGENT_ENV defaults to the strictest environment: without PROD_DATABASE_URL the API refuses to
 # start and names the variable, instead of falling back to dev's embedded database.
 ENV PATH="/app/.venv/bin:$PATH" \
     AGENT_ENVIRONMENTS_DIR=/app/environments \
     AGENT_ENV=prod \
+    AGENT_BUILD_COMMIT=$AGENT_BUILD_COMMIT \
+    AGENT_DB_CACHE_DIR=/tmp/agent-db-cache \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
+
+# ---------------------------------------------------------------- migrate: invoke db.* in /app
+FROM base AS migrate
+COPY --from=build-migrate /migrate/.venv /app/.venv
+COPY tasks/ /app/tasks/
+USER 10001:10001
+ENTRYPOINT ["invoke"]
+CMD ["--list"]
+
+# ---------------------------------------------------------------- runtime (the default target)
+FROM base AS runtime
+COPY --from=build /app/.venv /app/.venv
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
