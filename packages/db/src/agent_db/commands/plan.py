@@ -3,16 +3,19 @@ would run against an environment's live state, and what a downgrade would destro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from agent_db.commands.guards import check_known, relative_steps
 from agent_db.commands.positions import read_position
+from agent_db.database.ledger_partial import partial_steps
 from agent_db.database.target import Target
 from agent_db.revisions.graph import RevisionGraph, default_graph
 from agent_db.revisions.phases import phase_of
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from agent_db.commands.data_loss import DataLossReport
 
 
@@ -26,9 +29,21 @@ class PlannedRevision:
     statement_timeout: str
     sql: str
     phase: str = "expand"  # agent_db.revisions.phases
+    resumes: str | None = None  # partly applied: what its stopped step committed (the run resumes it)
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def heading(self, direction: str) -> str:
+        line = f"-- {self.revision} [{self.phase}]: {self.message} ({self.file})\n"
+        if self.resumes is None:
+            return line
+        return line + (
+            f"-- RESUMES this partly applied {direction}: its last {direction} left its transaction "
+            f"and stopped, committed and kept: {self.resumes}. The run below skips each op.add_column "
+            "whose column is already there and each constraint already added, and its autocommit "
+            "block goes on with what is still to do\n"
+        )
 
 
 @dataclass
@@ -66,9 +81,10 @@ class Plan:
                 f"-- contract revision(s) {', '.join(contract)}: db.upgrade --phase expand stops "
                 "before the first; --phase contract (or all) runs them once no older API needs them\n"
             )
-        return header + "\n".join(
-            f"-- {r.revision} [{r.phase}]: {r.message} ({r.file})\n{r.sql}" for r in self.revisions
-        )
+        resumed = [r.revision for r in self.revisions if r.resumes is not None]
+        if resumed:
+            header += f"-- {', '.join(resumed)} partly applied: this {self.direction} resumes it\n"
+        return header + "\n".join(f"{r.heading(self.direction)}{r.sql}" for r in self.revisions)
 
 
 def build_plan(target: Target, to: str = "head", *, graph: RevisionGraph | None = None) -> Plan:
@@ -90,7 +106,17 @@ def build_plan(target: Target, to: str = "head", *, graph: RevisionGraph | None 
     plan = Plan(target.name, current, destination)
     for revision_id in graph.upgrade_path(current, destination):
         plan.revisions.append(_planned(target, graph, revision_id, "upgrade"))
+    if plan.revisions:
+        with target.connect(purpose="agent-db-plan") as connection:
+            _mark_resumes(connection, plan)
     return plan
+
+
+def _mark_resumes(connection: Connection, plan: Plan) -> None:
+    """Each planned revision a stopped step left partly applied (``partial``, or ``running``
+    with ``committed`` set: the run closes that row as ``partial`` first): the run resumes it."""
+    committed = {(s.revision, s.direction): s.committed for s in partial_steps(connection)}
+    plan.revisions = [replace(r, resumes=committed.get((r.revision, plan.direction))) for r in plan.revisions]
 
 
 def _downgrade_plan(
@@ -103,6 +129,7 @@ def _downgrade_plan(
     plan.revisions = [_planned(target, graph, revision_id, "downgrade") for revision_id in pending]
     with target.connect(purpose="agent-db-plan") as connection:
         plan.data_loss = assess_downgrade(connection, graph, pending, target.name)
+        _mark_resumes(connection, plan)
     return plan
 
 
