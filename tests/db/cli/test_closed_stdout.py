@@ -1,5 +1,6 @@
 """Output piped into a reader that stops early (``| head``) ends quietly: no traceback, exit 141
-(agent_db/cli/pipes.py), for every task."""
+(agent_db/cli/pipes.py), for every task and the plain
+Alembic CLI's offline SQL (env.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ READ_BYTES = 200
 
 
 def run_into_a_reader_that_stops_early(
-    *args: str, env: dict[str, str] | None = None
+    *args: str, env: dict[str, str] | None = None, program: str = "invoke"
 ) -> tuple[int, bytes, str]:
     """``invoke ARGS | head -c 200``: read the first bytes, close the pipe, let the command go on."""
     # A person's shell: buffered stdout (PYTHONUNBUFFERED, set on some CI machines, makes Python
@@ -38,7 +39,7 @@ def run_into_a_reader_that_stops_early(
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     process = subprocess.Popen(
-        [sys.executable, "-m", "invoke", *args],
+        [sys.executable, "-m", program, *args],
         cwd=ROOT,
         env={**environment, **(env or {}), **PLAIN_OUTPUT},
         stdout=write_end,
@@ -88,6 +89,14 @@ def test_plan_into_head_ends_with_the_closed_pipe_exit(empty_url: URL) -> None:
         "db.plan", "--env", "staging", env={"STAGING_DATABASE_URL": url_text(empty_url)}
     )
     assert first.startswith(b"-- upgrade plan for staging"), first
+    assert_quiet(stderr)
+    assert code == CLOSED_STDOUT_EXIT, stderr
+
+
+def test_plain_alembic_sql_into_head_ends_quietly() -> None:
+    """``alembic upgrade head --sql | head`` from the repository root: env.py holds the recipe."""
+    code, first, stderr = run_into_a_reader_that_stops_early("upgrade", "head", "--sql", program="alembic")
+    assert first.startswith(b"BEGIN;"), first
     assert_quiet(stderr)
     assert code == CLOSED_STDOUT_EXIT, stderr
 

@@ -92,6 +92,9 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    run_migrations_offline()
+    from agent_db.migrations.plain_cli import closed_stdout_ends_quietly
+
+    with closed_stdout_ends_quietly():
+        run_migrations_offline()
 else:
     run_migrations_online()

@@ -8,6 +8,7 @@ On a protected environment only the commands that read are served: revisions rea
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,6 @@ from agent_db.database.engines import create_sync_engine, translate_connection_e
 from agent_db.database.ledger import Direction, ensure_ledger, record_completed_step
 from agent_db.database.target import resolve_url
 from agent_db.errors import AgentDbError, SafetyRefusal
-from agent_db.models.registry_check import describe_unregistered, unregistered_models
 from agent_db.revisions.phases import phase_of
 from agent_db.revisions.revision_file import file_checksum
 from agent_db.settings import DatabaseSettings, load_settings
@@ -84,9 +84,28 @@ def refuse_unregistered_models_for_plain_cli(config: Config) -> None:
     command = _command_name(config)
     autogenerate = bool(getattr(getattr(config, "cmd_opts", None), "autogenerate", False))
     if command == "check" or (command == "revision" and autogenerate):
+        from agent_db.models.registry_check import (
+            describe_unregistered,
+            unregistered_models,
+        )  # env.py imported them
+
         missing = unregistered_models()
         if missing:
             raise SafetyRefusal(describe_unregistered(missing))
+
+
+@contextmanager
+def closed_stdout_ends_quietly() -> Iterator[None]:
+    """``alembic upgrade head --sql | head``: the SQL meets a closed pipe; end like the tasks do
+    (agent_db/cli/pipes.py, which this layer may not import): the rest to /dev/null, exit 141."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        raise SystemExit(141) from None
 
 
 def fail(config: Config, error: AgentDbError) -> NoReturn:
