@@ -216,3 +216,26 @@ def test_the_task_validates_and_renders_as_people_run_it() -> None:
     )
     assert result.returncode == 2
     assert "no overlay 'qa'; choose one of prod, staging" in result.stderr
+
+
+def test_the_docs_apply_each_part_by_a_label_the_manifests_carry() -> None:
+    """docs/deployment.md applies the release in order by component label: each label it uses
+    selects what it means in both overlays, and nothing is left without one."""
+    docs = (ROOT / "docs" / "deployment.md").read_text()
+    wanted = {
+        "serviceaccount": {"ServiceAccount"},
+        "migrate-expand": {"Job"},
+        "api": {"Deployment", "Service", "PodDisruptionBudget"},
+        "migrate-contract": {"Job"},
+    }
+    for overlay in OVERLAYS:
+        resources = rendered(overlay)
+        for component, kinds in wanted.items():
+            assert f"kubectl apply -k . -l app.kubernetes.io/component={component}" in docs.replace("\n", " ")
+            selected = {
+                r["kind"]
+                for r in resources
+                if r["metadata"]["labels"]["app.kubernetes.io/component"] == component
+            }
+            assert selected == kinds, (overlay, component, selected)
+        assert sum(len(k) for k in wanted.values()) == len(resources), "every resource has its step"
