@@ -33,3 +33,4 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AGENT_ENV", raising=False)
     # The developer's own .env at the repository root never reaches a test.
     monkeypatch.setenv("AGENT_DOTENV_FILE", "")
+    monkeypatch.delenv("AGENT_DB_MANIFEST_KEY", raising=False)  # tests that sign set their own

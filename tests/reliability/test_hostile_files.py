@@ -4,19 +4,20 @@ changes in any database."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from agent_db.commands.signing import KEY_VARIABLE
 from agent_db.errors import ConfigError
 from agent_db.revisions.graph import default_graph
 from tests.support.cli import call_task
+from tests.support.manifests import MANIFEST_KEY, forged_manifest, write_manifest_file
 from tests.support.paths import ROOT
 from tests.support.world import World, refused_without_change
 
@@ -88,21 +89,7 @@ def test_an_api_table_with_bad_values_names_the_file(environments: Path) -> None
 
 def valid_manifest() -> dict[str, Any]:
     """What staging's promotion would have written with staging at head: the control case."""
-    graph = default_graph()
-    return {
-        "kind": "agent-db-promotion-manifest",
-        "format_version": 1,
-        "project": "ai-agent-platform",
-        "base_revisions": list(graph.bases),
-        "source": "dev",
-        "target": "staging",
-        "position": [graph.single_head()],
-        "applied": [graph.single_head()],
-        "revisions": [{"revision": r, "checksum": graph[r].checksum} for r in graph.linear_order()],
-        "git_commit": "0" * 40,
-        "created_at": "2026-11-25T00:00:00+00:00",
-        "actor": "deploy",
-    }
+    return forged_manifest()
 
 
 def _set(key: str, value: object) -> Callable[[dict[str, Any]], object]:
@@ -150,14 +137,23 @@ MANIFESTS: dict[str, tuple[Callable[[dict[str, Any]], object], int, str]] = {
 
 @pytest.mark.parametrize(("change", "code", "words"), MANIFESTS.values(), ids=MANIFESTS.keys())
 def test_edited_or_foreign_manifests_are_refused(
-    environment: World, change: Callable[[dict[str, Any]], object], code: int, words: str
+    environment: World,
+    monkeypatch: pytest.MonkeyPatch,
+    change: Callable[[dict[str, Any]], object],
+    code: int,
+    words: str,
 ) -> None:
+    # Signed with the deploy key: the gates behind the signature are what is tested here
+    # (tests/reliability/test_forged_manifests.py: unsigned, edited after signing, no key).
+    monkeypatch.setenv(KEY_VARIABLE, MANIFEST_KEY)
     content = change(valid_manifest())
     path = environment.manifests.parent / "incoming.json"
     if isinstance(content, bytes):
         path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
     else:
-        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        write_manifest_file(path, cast(dict[str, Any], content), key=MANIFEST_KEY)
     try:
         outcome = refused_without_change(
             environment,
@@ -200,9 +196,10 @@ def test_the_control_manifest_is_accepted(environment: World) -> None:
     from agent_db.commands.handoff import read_manifest
 
     path = environment.manifests.parent / "control.json"
-    path.write_text(json.dumps(valid_manifest()))
+    write_manifest_file(path, valid_manifest(), key=MANIFEST_KEY)
     try:
-        manifest = read_manifest(path, default_graph())
+        manifest = read_manifest(path, default_graph(), key=MANIFEST_KEY.encode(), signed_only_for="prod")
     finally:
         path.unlink()
     assert manifest.position == (default_graph().single_head(),)
+    assert manifest.signature == "verified"

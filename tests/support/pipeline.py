@@ -1,6 +1,6 @@
 """The deploy pipeline the workflow tests run deploy.yml through: staging and prod databases that
-keep their data between runs, a copy of the history with one new revision, and rollout commands
-that record where they ran."""
+keep their data between runs, a copy of the history with one new revision, rollout commands
+that record where they ran, and the manifest key in both deploy environments."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from tests.support.databases import DatabaseFactory, url_text
+from tests.support.manifests import MANIFEST_KEY
 from tests.support.workflow_runner import WorkflowRun
 
 DEPLOY = "deploy.yml"
@@ -39,10 +40,12 @@ class Pipeline:
                 "staging": {
                     "STAGING_DATABASE_URL": url_text(self.staging),
                     "STAGING_JWT_SECRET": "stg-jwt-key-must-not-be-printed-0123456789",
+                    "AGENT_DB_MANIFEST_KEY": MANIFEST_KEY,
                 },
                 "production": {
                     "PROD_DATABASE_URL": url_text(self.prod),
                     "PROD_JWT_SECRET": "prd-jwt-key-must-not-be-printed-0123456789",
+                    "AGENT_DB_MANIFEST_KEY": MANIFEST_KEY,  # the same key: prod verifies staging's
                 },
             },
             variables=variables or {},

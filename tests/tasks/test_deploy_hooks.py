@@ -21,6 +21,7 @@ from agent_db.commands import migrate
 from agent_db.commands.manifest import write_environment_manifest
 from agent_db.commands.promote import promote
 from agent_db.commands.rollout import RolloutFailed, rollout
+from agent_db.commands.signing import KEY_VARIABLE
 from agent_db.commands.smoke import (
     Expectation,
     Readiness,
@@ -37,6 +38,7 @@ from agent_db.revisions.graph import default_graph
 from tests.support.api_server import serving
 from tests.support.cli import run_invoke
 from tests.support.databases import DatabaseFactory, url_text
+from tests.support.manifests import MANIFEST_KEY
 from tests.support.revisions import configured_head, copy_history, write_revision
 
 FIRST = "3f1a2b9c4d5e"
@@ -49,7 +51,11 @@ def test_dev_manifest_is_what_staging_promotes_from(
     databases: DatabaseFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dev, staging = databases.create("dev"), databases.create("staging")
-    env = {"DEV_DATABASE_URL": url_text(dev), "STAGING_DATABASE_URL": url_text(staging)}
+    env = {
+        "DEV_DATABASE_URL": url_text(dev),
+        "STAGING_DATABASE_URL": url_text(staging),
+        KEY_VARIABLE: MANIFEST_KEY,  # as staging's deploy job: without it the file is not trusted
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     head = configured_head()
@@ -58,7 +64,7 @@ def test_dev_manifest_is_what_staging_promotes_from(
     out = tmp_path / "manifests" / "dev.json"
     cli = run_invoke("db.manifest", "--env", "dev", "--out", str(out), env=env)
     assert cli.code == 0, cli.stderr
-    assert str(out) in cli.stderr
+    assert f"{out} (signed)" in cli.stderr
     written = json.loads(out.read_text())
     assert written["target"] == "dev"
     assert written["position"] == [head]

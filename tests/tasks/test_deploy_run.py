@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.inspection import ledger_rows, position
+from tests.support.manifests import MANIFEST_KEY
 from tests.support.pipeline import DEPLOY, NEW_REVISION, Pipeline, rollout_command
 from tests.support.revisions import package_head
 from tests.support.workflow_runner import EmulationError, WorkflowRun
@@ -33,7 +34,22 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
         job = run.run_job(job_id)
         assert job.outcome == "success", f"{job_id}:\n{job.output}"
     assert position(pipeline.staging) == [NEW_REVISION]
-    assert "read manifests/dev.json" in run.results["staging"].step("expand revisions").stderr
+    staging_promotion = run.results["staging"].step("expand revisions").stderr
+    assert "read manifests/dev.json" in staging_promotion
+    assert (
+        "unsigned: the dev job holds no AGENT_DB_MANIFEST_KEY; accepted because staging" in staging_promotion
+    )
+    assert "manifest written to manifests/staging.json (signed)" in staging_promotion
+
+    # staging's uploaded manifest, edited in the artifact store: prod refuses it, nothing changes
+    artifact = run.artifacts / "manifest-staging" / "staging.json"
+    signed = artifact.read_text()
+    artifact.write_text(signed.replace('"actor": "', '"actor": "forger-'))
+    forged = run.run_job("prod")
+    assert forged.step("expand revisions").returncode == 3
+    assert "its content was changed after it was signed" in forged.step("expand revisions").stderr
+    assert position(pipeline.prod) == [package_head()]
+    artifact.write_text(signed)
 
     original = pipeline.revision.read_text()
     pipeline.revision.write_text(original.replace("sa.Text()", "sa.String(200)"))
@@ -63,6 +79,8 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
     assert prod_manifest["applied"] == []  # written by the contract step, which had nothing to apply
     assert [r["phase"] for r in ledger_rows(pipeline.prod) if r["revision"] == NEW_REVISION] == ["expand"]
     assert "read manifests/staging.json" in results["prod"].step("expand revisions").stderr
+    assert "source staging: signature verified" in results["prod"].step("expand revisions").stderr
+    assert "signature" in prod_manifest
 
     for env in ("staging", "prod"):
         assert Path(f"{record}{env}").exists(), f"{env} was rolled out"
@@ -72,6 +90,7 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
         assert job.step("contract revisions").outcome == "success"
         assert "## Database environments" in job.summary
         assert "not-to-be-printed" not in job.output + job.summary
+        assert MANIFEST_KEY not in job.output + job.summary
     assert "## Database environments" in results["dev"].summary
 
 

@@ -39,7 +39,9 @@ GITHUB_ENVIRONMENTS = {"staging": "staging", "prod": "production"}
 PINNED_USES = re.compile(r"^\s*-?\s*uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<ref>\S+)(?P<rest>.*)$")
 SHA = re.compile(r"^[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+\b")
-ALLOWED_SECRETS = re.compile(r"^([A-Z]+_DATABASE_URL|[A-Z]+_JWT_SECRET|API_ROLLOUT_TOKEN)$")
+ALLOWED_SECRETS = re.compile(
+    r"^([A-Z]+_DATABASE_URL|[A-Z]+_JWT_SECRET|API_ROLLOUT_TOKEN|AGENT_DB_MANIFEST_KEY)$"
+)
 
 
 def all_invoke_calls() -> list[InvokeCall]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from agent_db.cli.console import print_json, say
 from agent_db.commands.history import HistoryEntry, docstring
+from agent_db.commands.signing import KEY_VARIABLE
 
 if TYPE_CHECKING:
     from agent_db.commands.manifest import ManifestWritten
@@ -99,8 +100,15 @@ def print_promotion(result: PromotionResult, *, as_json: bool) -> None:
         f"{result.run.environment}: {done}; at {after} "
         f"({'short of' if result.run.held_back else '='} {result.source.environment}, read "
         f"{result.source.origin}); manifest written to {result.manifest_path}"
+        f"{_signed(result.manifest_signed)}"
     )
+    if result.source.note:
+        say(f"source {result.source.environment}: {result.source.note}")
     say_held_back(result.run)
+
+
+def _signed(signed: bool) -> str:
+    return " (signed)" if signed else f" (unsigned: {KEY_VARIABLE} is not set)"
 
 
 def print_manifest_written(result: ManifestWritten, *, as_json: bool) -> None:
@@ -108,7 +116,7 @@ def print_manifest_written(result: ManifestWritten, *, as_json: bool) -> None:
         print_json(result.as_json())
         return
     at = ", ".join(result.manifest.position) or "base"
-    say(f"{result.environment}: at {at}; manifest written to {result.path}")
+    say(f"{result.environment}: at {at}; manifest written to {result.path}{_signed(result.signed)}")
 
 
 def print_secured(result: Secured, *, as_json: bool) -> None:

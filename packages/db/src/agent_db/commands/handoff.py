@@ -4,6 +4,8 @@ After a successful promotion the stage writes where its environment now stands a
 every revision up to there was recorded with, so the next stage (prod, which has no staging
 credentials) can check its gates without reaching staging. A manifest is refused when it is
 malformed (exit 2), belongs to another project or history, or disagrees with the files (exit 3).
+With ``AGENT_DB_MANIFEST_KEY`` set, the writer signs it and the reader verifies the signature
+(agent_db.commands.signing) before anything else in it is believed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from agent_db.commands import signing
 from agent_db.database import ledger
 from agent_db.errors import ConfigError, SafetyRefusal
 from agent_db.inputs import check_path, shown
@@ -37,6 +40,7 @@ class Manifest:
     git_commit: str | None
     created_at: str
     base_revisions: tuple[str, ...]
+    signature: signing.SignatureStatus = "unchecked"  # as read (a manifest being written: unchecked)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -105,13 +109,16 @@ def check_writable(path: Path) -> Path:
     return path
 
 
-def write_manifest(manifest: Manifest, path: Path) -> Path:
+def write_manifest(manifest: Manifest, path: Path, key: bytes | None) -> Path:
     """Write atomically (a temporary file, then a rename): a reader sees the old manifest or the
-    new one, never half of one."""
+    new one, never half of one. Signed with ``key`` when there is one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
+    document = manifest.as_json()
+    if key is not None:
+        document = signing.sign(document, key)
     try:
-        temporary.write_text(json.dumps(manifest.as_json(), indent=2) + "\n", encoding="utf-8")
+        temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         temporary.replace(path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -137,8 +144,12 @@ def _open_regular_file(path: Path) -> BinaryIO:
     return os.fdopen(descriptor, "rb")
 
 
-def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
-    """Parse and validate a manifest against this project and its revision history."""
+def read_manifest(
+    path: Path, graph: RevisionGraph, *, key: bytes | None = None, signed_only_for: str | None = None
+) -> Manifest:
+    """Parse and validate a manifest against this project and its revision history. With
+    ``key``, its signature is verified first (exit 3 when it does not verify); an unsigned one
+    is refused too when ``signed_only_for`` names the environment it would move."""
     path = check_path(str(path), "--manifest")
     try:
         # Read at most one byte past the limit: a file that grows while being read reports a
@@ -160,6 +171,9 @@ def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
         raise _malformed(path, f"it is not an {KIND}")
     if data.get("format_version") != FORMAT_VERSION:
         raise _malformed(path, f"format_version {data.get('format_version')!r} is not {FORMAT_VERSION}")
+    status = signing.check(data, key, shown(str(path), 200))
+    if status == "unsigned" and signed_only_for is not None:
+        raise signing.refuse_unsigned(shown(str(path), 200), signed_only_for)
     if data.get("project") != PROJECT or tuple(data.get("base_revisions") or ()) != graph.bases:
         raise SafetyRefusal(
             f"manifest {shown(str(path), 200)} belongs to another project or migration history "
@@ -179,6 +193,7 @@ def read_manifest(path: Path, graph: RevisionGraph) -> Manifest:
             git_commit=data.get("git_commit"),
             created_at=str(data["created_at"]),
             base_revisions=graph.bases,
+            signature=status,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise _malformed(path, f"missing or invalid field ({error})") from None

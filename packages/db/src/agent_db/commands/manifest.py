@@ -8,6 +8,7 @@ ledger recorded as successful, so staging's gates check exactly what dev ran.
 
 A manifest is a promise that these files ran there; an environment whose applied revisions no
 longer match the files (edited after they ran) gets none, the same refusal ``db.verify`` gives.
+With ``AGENT_DB_MANIFEST_KEY`` set it is signed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from agent_db.commands.checksums import check_applied
 from agent_db.commands.guards import check_known
 from agent_db.commands.handoff import Manifest, build_manifest, default_manifest_path, write_manifest
+from agent_db.commands.signing import manifest_key
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
 from agent_db.database.target import Target
@@ -31,6 +33,7 @@ class ManifestWritten:
     environment: str
     manifest: Manifest
     path: Path
+    signed: bool
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,7 @@ class ManifestWritten:
             "position": list(self.manifest.position),
             "revisions": len(self.manifest.checksums),
             "manifest": str(self.path),
+            "signed": self.signed,
         }
 
 
@@ -46,6 +50,7 @@ def write_environment_manifest(
 ) -> ManifestWritten:
     """Write the manifest of ``environment``'s live state to ``out`` (default manifests/<env>.json)."""
     graph = graph or default_graph()
+    key = manifest_key()
     target = Target.resolve(environment)
     with target.connect(purpose="agent-db-manifest") as connection:
         position = current_revisions(connection)
@@ -68,5 +73,5 @@ def write_environment_manifest(
         applied=[],
         graph=graph,
     )
-    path = write_manifest(manifest, out or default_manifest_path(environment))
-    return ManifestWritten(environment, manifest, path)
+    path = write_manifest(manifest, out or default_manifest_path(environment), key)
+    return ManifestWritten(environment, manifest, path, key is not None)

@@ -2,7 +2,8 @@
 
 Never further, and only with revisions the source recorded as successful with the same checksum
 as the files here. The source's position is read live, or from the manifest the previous stage
-wrote (prod's job has no staging credentials). The gates run under the target's migration lock,
+wrote (prod's job has no staging credentials) when its signature verifies
+(agent_db.commands.promotion_source). The gates run under the target's migration lock,
 against its live state, before anything is applied; a refusal changes nothing.
 """
 
@@ -16,31 +17,21 @@ from sqlalchemy import Connection
 
 from agent_db.commands import migrate
 from agent_db.commands.checksums import check_applied
-from agent_db.commands.guards import check_known
 from agent_db.commands.handoff import (
     build_manifest,
     check_writable,
     default_manifest_path,
-    read_manifest,
     write_manifest,
 )
 from agent_db.commands.phase_gate import ConsumerOverride, PhaseSelection
 from agent_db.commands.progress import Reporter
+from agent_db.commands.promotion_source import SourceState, read_source
+from agent_db.commands.signing import manifest_key
 from agent_db.database import ledger
-from agent_db.database.catalog import current_revisions
 from agent_db.database.target import Target
 from agent_db.errors import AgentDbError, ConfigError, SafetyRefusal
-from agent_db.inputs import shown
 from agent_db.revisions.graph import RevisionGraph, default_graph
 from agent_db.settings import load_settings
-
-
-@dataclass(frozen=True)
-class SourceState:
-    environment: str
-    position: tuple[str, ...]
-    checksums: dict[str, str | None]
-    origin: str  # "live" or the manifest path
 
 
 @dataclass
@@ -48,12 +39,14 @@ class PromotionResult:
     source: SourceState
     run: migrate.RunResult
     manifest_path: Path
+    manifest_signed: bool
 
     def as_json(self) -> dict[str, Any]:
         return {
             "source": self.source.environment,
             "source_position": list(self.source.position),
             "source_origin": self.source.origin,
+            "source_note": self.source.note,
             "target": self.run.environment,
             "before": list(self.run.before),
             "after": list(self.run.after),
@@ -62,28 +55,8 @@ class PromotionResult:
             "stopped_before": self.run.held_back[0] if self.run.held_back else None,
             "held_back": self.run.held_back,
             "manifest": str(self.manifest_path),
+            "manifest_signed": self.manifest_signed,
         }
-
-
-def read_source(source: str, manifest: Path | None, graph: RevisionGraph) -> SourceState:
-    if manifest is not None:
-        loaded = read_manifest(manifest, graph)
-        if loaded.target != source:
-            raise SafetyRefusal(
-                f"manifest {shown(str(manifest), 200)} describes {shown(loaded.target)}, but this "
-                f"promotion's source is "
-                f"{source}; use the manifest that the {source} stage wrote"
-            )
-        return SourceState(source, loaded.position, dict(loaded.checksums), str(manifest))
-    try:
-        source_target = Target.resolve(source)
-    except ConfigError as error:
-        raise ConfigError(f"{error} (or pass --manifest with the {source} stage's manifest)") from None
-    with source_target.connect(purpose="agent-db-promote-source") as connection:
-        position = current_revisions(connection)
-        checksums = ledger.successful_checksums(connection)
-        check_known(graph, position, source, connection)
-    return SourceState(source, position, checksums, "live")
 
 
 def _refuse(message: str) -> SafetyRefusal:
@@ -143,6 +116,7 @@ def promote(
     (a contract revision the census blocks stops the promotion before it, exit 3)."""
     settings = load_settings(to)
     out = check_writable(manifest_out or default_manifest_path(to))
+    key = manifest_key()  # a bad key is refused before anything is applied
     graph = graph or default_graph(trust_cache=False)
     if not settings.promote_from:
         raise ConfigError(
@@ -155,7 +129,7 @@ def promote(
                 else f"use 'uv run invoke db.upgrade --env {to}'"
             )
         )
-    source = read_source(settings.promote_from, manifest, graph)
+    source = read_source(settings.promote_from, manifest, graph, target=settings, key=key)
     if len(source.position) > 1:
         raise ConfigError(
             f"{source.environment} stands on several heads ({', '.join(source.position)}); "
@@ -187,11 +161,11 @@ def promote(
         graph=graph,
     )
     try:
-        path = write_manifest(written, out)
+        path = write_manifest(written, out, key)
     except OSError as error:
         raise AgentDbError(
             f"{to} was promoted to {', '.join(run.after) or 'base'}, but its manifest could not be "
             f"written to {out}: {error.strerror or error}; free the space or fix the folder, then "
             f"run 'db.promote --to {to}' again (nothing is left to apply; it writes the manifest)"
         ) from None
-    return PromotionResult(source, run, path)
+    return PromotionResult(source, run, path, key is not None)
