@@ -153,9 +153,11 @@ def test_secrets_come_only_by_reference(overlay: str) -> None:
         assert settings.direct_url_env, f"environments/{overlay}.toml names its direct URL variable"
         direct = env[settings.direct_url_env]["valueFrom"]["secretKeyRef"]
         assert direct == {"name": "agent-db-migrate", "key": "direct-database-url", "optional": True}
+        signing = env["AGENT_DB_MANIFEST_KEY"]["valueFrom"]["secretKeyRef"]
+        assert signing == {"name": "agent-db-migrate", "key": "manifest-key"}, "manifests are verified"
     for _, template in pod_templates(resources):
         for item in template["spec"]["containers"][0]["env"]:
-            if item["name"].endswith(("_URL", "_SECRET", "_TOKEN", "PASSWORD")):
+            if item["name"].endswith(("_URL", "_SECRET", "_TOKEN", "_KEY", "PASSWORD")):
                 assert "value" not in item, f"{item['name']} is written in the manifest"
     assert {r["metadata"]["namespace"] for r in resources} == {f"agent-{overlay}"}
 
