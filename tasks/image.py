@@ -12,7 +12,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from tasks._shared import run_or_exit
+from tasks._shared import reports_errors, run_or_exit
 
 TARGETS = {"runtime": "agent-api", "migrate": "agent-api-migrate"}
 NO_EMBEDDED = (
@@ -21,12 +21,14 @@ NO_EMBEDDED = (
 
 
 @task
+@reports_errors
 def lint(c: Context) -> None:
     """hadolint over the Dockerfile (exit 1 on a finding)."""
     run_or_exit(c, ["hadolint", "Dockerfile"])
 
 
 @task(help={"tag": "the images' tag (default: ci)", "commit": "AGENT_BUILD_COMMIT (default: $GITHUB_SHA)"})
+@reports_errors
 def build(c: Context, tag: str = "ci", commit: str = "") -> None:
     """Build both targets, then check them: uid 10001, no embedded PostgreSQL, db.promote listed."""
     if shutil.which("docker") is None:
