@@ -37,9 +37,12 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 # ---------------------------------------------------------------- build-migrate: the toolkit and invoke
 FROM build AS build-migrate
-ENV UV_PROJECT_ENVIRONMENT=/migrate/.venv
+# Its own venv at /app/.venv, the path the migrate image runs it from: uv writes that path into
+# the shebang of every script (bin/invoke), so a venv built elsewhere and copied there would not
+# start. The API's venv of the build stage is removed first.
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev --package agent-db --group migrate --no-editable
+    rm -rf /app/.venv \
+    && uv sync --locked --no-dev --package agent-db --group migrate --no-editable
 
 # ---------------------------------------------------------------- base: what both images share
 FROM python:3.13.18-slim-trixie AS base
@@ -61,7 +64,7 @@ ENV PATH="/app/.venv/bin:$PATH" \
 
 # ---------------------------------------------------------------- migrate: invoke db.* in /app
 FROM base AS migrate
-COPY --from=build-migrate /migrate/.venv /app/.venv
+COPY --from=build-migrate /app/.venv /app/.venv
 COPY tasks/ /app/tasks/
 USER 10001:10001
 ENTRYPOINT ["invoke"]

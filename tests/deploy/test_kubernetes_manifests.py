@@ -88,6 +88,8 @@ def test_the_api_is_probed_and_keeps_capacity(overlay: str) -> None:
     assert strategy["type"] == "RollingUpdate"
     assert strategy["rollingUpdate"]["maxUnavailable"] == 0
     assert strategy["rollingUpdate"]["maxSurge"] >= 1
+    # a new pod serves beside the old ones before one of them is removed (bench.release)
+    assert deployment["spec"]["minReadySeconds"] == 5
 
     replicas = deployment["spec"]["replicas"]
     budget = one(resources, "PodDisruptionBudget")
