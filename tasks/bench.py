@@ -81,16 +81,23 @@ def migrations_bench(c: Context, rate: float = 100, before: float = 20, passes: 
         "rate": "requests per second of the live traffic (default 100)",
         "before": "seconds of baseline traffic before the release (default 20)",
         "after": "seconds of traffic after it (default 15)",
+        "min-ready": "seconds a new process serves beside the old one before that drains (default 5)",
         "keep": "keep the scratch folder (the two builds, HAProxy's configuration and log)",
     },
 )
 @reports_errors
 def release_bench(
-    c: Context, rate: float = 100, before: float = 20, after: float = 15, keep: bool = False
+    c: Context,
+    rate: float = 100,
+    before: float = 20,
+    after: float = 15,
+    min_ready: float = 5,
+    keep: bool = False,
 ) -> None:
     """A rolling release N -> N+1 (expand, processes one at a time, contract) behind HAProxy."""
     command = [sys.executable, "-m", "bench.release", "--rate", str(rate), "--before", str(before)]
-    run_or_exit(c, [*command, "--after", str(after), *(["--keep"] if keep else [])])
+    command += ["--after", str(after), "--min-ready", str(min_ready)]
+    run_or_exit(c, [*command, *(["--keep"] if keep else [])])
 
 
 collection = Collection("bench", graph, api_bench, migrations_bench, release_bench)
