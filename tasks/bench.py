@@ -91,7 +91,7 @@ def release_bench(
     rate: float = 100,
     before: float = 20,
     after: float = 15,
-    min_ready: float = 5,
+    min_ready: float = 5.0,
     keep: bool = False,
 ) -> None:
     """A rolling release N -> N+1 (expand, processes one at a time, contract) behind HAProxy."""
