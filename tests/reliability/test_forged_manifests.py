@@ -138,3 +138,19 @@ def test_a_weak_or_mangled_key_is_refused_before_anything_changes(
     assert words in outcome.stderr
     assert "secrets.token_hex(32)" in outcome.stderr or "set it again" in outcome.stderr
     assert value.strip() not in outcome.output
+
+
+def test_without_a_key_and_staging_unreachable_the_promotion_names_both_fixes(
+    environment: World, incoming: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staging configured but not answering: the same two ways out as when it is not configured."""
+    monkeypatch.setenv("STAGING_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/staging")
+    write_manifest_file(incoming, forged_manifest())
+    before = environment.fingerprints()
+    outcome = call_task(
+        "promote", to="prod", manifest=str(incoming), manifest_out=str(environment.manifests / "prod.json")
+    )
+    assert outcome.code == 1, outcome  # unavailable, as any unreachable server
+    assert environment.fingerprints() == before
+    assert "cannot reach PostgreSQL" in outcome.stderr
+    assert f"set {KEY_VARIABLE} as the deploy jobs do" in outcome.stderr

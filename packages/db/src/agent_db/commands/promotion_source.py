@@ -22,7 +22,7 @@ from agent_db.commands.signing import KEY_VARIABLE, SETUP
 from agent_db.database import ledger
 from agent_db.database.catalog import current_revisions
 from agent_db.database.target import Target
-from agent_db.errors import ConfigError, SafetyRefusal
+from agent_db.errors import ConfigError, DatabaseUnavailable, SafetyRefusal
 from agent_db.inputs import shown
 from agent_db.revisions.graph import RevisionGraph
 from agent_db.settings import DatabaseSettings, load_settings
@@ -86,8 +86,11 @@ def _live(source: str, graph: RevisionGraph, *, start_embedded: bool, why: str) 
         source_target = Target.resolve(source, start_embedded=start_embedded)
     except ConfigError as error:
         raise ConfigError(f"{error} ({why})") from None
-    with source_target.connect(purpose="agent-db-promote-source") as connection:
-        position = current_revisions(connection)
-        checksums = ledger.successful_checksums(connection)
-        check_known(graph, position, source, connection)
+    try:
+        with source_target.connect(purpose="agent-db-promote-source") as connection:
+            position = current_revisions(connection)
+            checksums = ledger.successful_checksums(connection)
+            check_known(graph, position, source, connection)
+    except DatabaseUnavailable as error:  # configured but unreachable: the same two ways out
+        raise DatabaseUnavailable(f"{error} ({why})") from None
     return SourceState(source, position, checksums, "live")
