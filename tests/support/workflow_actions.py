@@ -1,7 +1,8 @@
 """The actions the project's workflows use, played the way GitHub plays them, as far as the
 workflows need: checkout and the uv setup are no-ops (the job runs this checkout's tasks with the
 test's locked environment), artifacts live in the run's store and outlive job attempts, as on
-GitHub, so a second upload of one name fails unless the step says ``overwrite: true``.
+GitHub, so a second upload of one name fails unless the step says ``overwrite: true``. The docker
+actions are tests.support.workflow_docker's.
 """
 
 from __future__ import annotations
@@ -10,29 +11,44 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from tests.support import workflow_docker
 from tests.support.paths import ROOT
+from tests.support.workflow_results import ActionError, ActionOutcome
 
 # Local actions (``uses: ./path``) the runner accepts; each must exist in the checkout.
 LOCAL_ACTIONS = frozenset({"./.github/actions/setup-uv"})
 NO_OP_ACTIONS = frozenset({"actions/checkout"})
 
 
-class ActionError(Exception):
-    """An action the runner does not emulate."""
+__all__ = ["ActionError", "ActionOutcome", "play"]
 
 
-def play(action: str, inputs: Mapping[str, str], workspace: Path, artifacts: Path) -> tuple[bool, str]:
-    """Run one ``uses:`` step; returns (succeeded, what it wrote to stderr)."""
+def play(
+    action: str,
+    inputs: Mapping[str, str],
+    *,
+    step: str,
+    workspace: Path,
+    artifacts: Path,
+    logins: frozenset[str] = frozenset(),
+) -> ActionOutcome:
+    """Run one ``uses:`` step (``logins``: the registries earlier steps of the job logged in to)."""
     if action in LOCAL_ACTIONS:
         if not (ROOT / action / "action.yml").is_file():
-            return False, f"Can't find 'action.yml' under {ROOT / action}"
-        return True, ""
+            return ActionOutcome(False, f"Can't find 'action.yml' under {ROOT / action}")
+        return ActionOutcome(True)
     if action in NO_OP_ACTIONS:
-        return True, ""
+        return ActionOutcome(True)
     if action == "actions/upload-artifact":
-        return upload(inputs, workspace, artifacts)
+        return ActionOutcome(*upload(inputs, workspace, artifacts))
     if action == "actions/download-artifact":
-        return download(inputs, workspace, artifacts)
+        return ActionOutcome(*download(inputs, workspace, artifacts))
+    if action == "docker/login-action":
+        return workflow_docker.login(inputs)
+    if action == "docker/setup-buildx-action":
+        return workflow_docker.setup_buildx(inputs)
+    if action == "docker/build-push-action":
+        return workflow_docker.build_push(step, inputs, logins)
     raise ActionError(f"action {action} is not emulated")
 
 

@@ -2,19 +2,18 @@
 jobs in `needs:` order, one fresh workspace per job, artifacts handed between jobs only through
 upload/download-artifact (tests.support.workflow_actions; they outlive attempts, as on GitHub),
 *Re-run failed jobs* and *Re-run all jobs* as new attempts, environment-scoped secrets and
-variables, `if: always()` steps after a failure, and each `run:` script in `bash -eo pipefail`
-with `uv run invoke` running this checkout's tasks. Anything it does not understand (another action, another expression) is an
-error, so the workflows cannot quietly grow past what is tested.
+variables, `if: always()` steps after a failure, job conditions, step `id:`s and their outputs
+(`$GITHUB_OUTPUT`, an action's), job `outputs:` read through `needs.<job>.outputs`, and each
+`run:` script in `bash -eo pipefail` with `uv run invoke` running this checkout's tasks. Anything
+it does not understand (another action, another expression: tests.support.workflow_expressions)
+is an error, so the workflows cannot quietly grow past what is tested.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,15 @@ from typing import Any
 
 from tests.support import workflow_actions
 from tests.support.paths import ROOT
+from tests.support.workflow_expressions import (
+    Contexts,
+    EmulationError,
+    expand,
+    job_condition,
+    step_condition,
+)
+from tests.support.workflow_results import JobResult, StepResult
+from tests.support.workflow_scripts import run_script
 from tests.support.workflows import (
     environment_name,
     job_order,
@@ -31,58 +39,17 @@ from tests.support.workflows import (
     steps,
 )
 
-_CONTEXT_VALUE = re.compile(r"\$\{\{\s*(secrets|vars)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-# `${{ github.a.b }}` or `${{ github.a.b || github.c }}`: the first non-empty one.
-_GITHUB_VALUE = re.compile(r"\$\{\{\s*(github\.[\w.]+(?:\s*\|\|\s*github\.[\w.]+)*)\s*\}\}")
+__all__ = ["EmulationError", "JobResult", "StepResult", "WorkflowRun"]
 
-# `uv` inside an emulated step: `uv run invoke` runs this checkout's tasks with the test's
-# interpreter (whose environment is the locked one); `uv sync --locked` has nothing left to do.
-UV_SHIM = """\
-uv() {
-  if [ "$1" = run ] && [ "$2" = invoke ]; then
-    shift 2
-    "$EMULATOR_PYTHON" -m invoke --search-root "$EMULATOR_CHECKOUT" "$@"
-  elif [ "$*" = "sync --locked" ]; then
-    :
-  else
-    echo "workflow emulator: unsupported command: uv $*" >&2
-    return 2
-  fi
+# What GitHub sets for every step from the github context, when the run's context holds it.
+GITHUB_VARIABLES = {
+    "sha": "GITHUB_SHA",
+    "ref": "GITHUB_REF",
+    "repository": "GITHUB_REPOSITORY",
+    "actor": "GITHUB_ACTOR",
 }
-"""
-
-
-@dataclass
-class StepResult:
-    job: str
-    name: str
-    outcome: str  # success, failure, skipped
-    returncode: int | None = None
-    stdout: str = ""
-    stderr: str = ""
-
-
-@dataclass
-class JobResult:
-    job: str
-    outcome: str  # success, failure, skipped
-    steps: list[StepResult] = field(default_factory=list)
-    summary: str = ""
-
-    def step(self, fragment: str) -> StepResult:
-        """The step whose name contains ``fragment``."""
-        found = [s for s in self.steps if fragment in s.name]
-        if len(found) != 1:
-            raise KeyError(f"{len(found)} steps of {self.job} match {fragment!r}")
-        return found[0]
-
-    @property
-    def output(self) -> str:
-        return "\n".join(s.stdout + s.stderr for s in self.steps)
-
-
-class EmulationError(Exception):
-    """The workflow uses something this runner does not emulate: extend it, or simplify the YAML."""
+# The token GitHub gives every run as secrets.GITHUB_TOKEN (here a stand-in).
+EMULATED_TOKEN = "ghs_workflow-emulator-token"
 
 
 @dataclass
@@ -91,7 +58,8 @@ class WorkflowRun:
 
     ``secrets`` and ``variables`` map a GitHub environment name (``""`` for the repository) to its
     values, so a job sees only its own environment's secrets, as on GitHub. ``github`` holds the
-    values of the github context the workflow reads (``event.pull_request.base.sha``...). ``service_urls``
+    values of the github context the workflow reads (``event.pull_request.base.sha``, ``sha``...;
+    ``sha``, ``ref``, ``repository`` and ``actor`` also become GITHUB_SHA... in each step). ``service_urls``
     replaces values the workflow gives to these variables (URLs of its service containers) with
     databases of the test server; each must be used by some job, so a renamed variable is noticed.
     """
@@ -112,6 +80,7 @@ class WorkflowRun:
         self.workflow = load_workflow(self.workflow_file)
         self.artifacts = self.home / "artifacts"
         self.artifacts.mkdir(parents=True, exist_ok=True)
+        self.secrets = {**self.secrets, "": {"GITHUB_TOKEN": EMULATED_TOKEN, **self.secrets.get("", {})}}
 
     # ------------------------------------------------------------------ public
 
@@ -142,10 +111,11 @@ class WorkflowRun:
 
     def run_job(self, job_id: str) -> JobResult:
         job = self.workflow["jobs"][job_id]
-        if any(
-            self.results.get(dependency, JobResult(dependency, "missing")).outcome != "success"
+        succeeded = all(
+            self.results.get(dependency, JobResult(dependency, "missing")).outcome == "success"
             for dependency in needs(job)
-        ):
+        )
+        if not job_condition(job.get("if", "success()"), succeeded, self.github):
             result = JobResult(job_id, "skipped")
         elif "uses" in job:
             # A reusable workflow (ci.yml): the test suite that runs this is what it would run.
@@ -157,33 +127,35 @@ class WorkflowRun:
 
     # ------------------------------------------------------------------ internals
 
-    def _expand(self, value: object, environment: str | None) -> str:
-        text = str(value)
+    def _contexts(
+        self,
+        environment: str | None,
+        job: Mapping[str, Any] | None = None,
+        step_outputs: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Contexts:
+        """What expressions read in a job of ``environment``: its secrets and variables over the
+        repository's, the github context, the outputs of the jobs it needs and of its steps."""
+        scopes = ("", *([environment] if environment else []))
+        return Contexts(
+            secrets={k: v for scope in scopes for k, v in self.secrets.get(scope, {}).items()},
+            variables={k: v for scope in scopes for k, v in self.variables.get(scope, {}).items()},
+            github=self.github,
+            needs={
+                dependency: self.results[dependency].outputs
+                for dependency in needs(job or {})
+                if dependency in self.results
+            },
+            steps=step_outputs or {},
+        )
 
-        def lookup(match: re.Match[str]) -> str:
-            store = self.secrets if match.group(1) == "secrets" else self.variables
-            for scope in (environment or "", ""):
-                values = store.get(scope, {})
-                if match.group(2) in values:
-                    return values[match.group(2)]
-            return ""  # GitHub gives an empty string for a missing secret or variable
+    def _expand(self, value: object, environment: str | None, contexts: Contexts | None = None) -> str:
+        return expand(value, contexts or self._contexts(environment))
 
-        def github(match: re.Match[str]) -> str:
-            paths = [path.strip().removeprefix("github.") for path in match.group(1).split("||")]
-            if any(path not in self.github for path in paths):
-                raise EmulationError(f"unsupported expression in {text!r} (give the run its github context)")
-            return next((self.github[path] for path in paths if self.github[path]), "")
-
-        expanded = _GITHUB_VALUE.sub(github, _CONTEXT_VALUE.sub(lookup, text))
-        if "${{" in expanded:
-            raise EmulationError(f"unsupported expression in {text!r}")
-        return expanded
-
-    def _env(self, layers: list[Mapping[str, Any]], environment: str | None) -> dict[str, str]:
+    def _env(self, layers: list[Mapping[str, Any]], contexts: Contexts) -> dict[str, str]:
         values: dict[str, str] = {}
         for layer in layers:
             for key, value in (layer or {}).items():
-                values[str(key)] = self._expand(value, environment)
+                values[str(key)] = expand(value, contexts)
         for key, url in self.service_urls.items():
             if key in values:
                 values[key] = url
@@ -212,17 +184,14 @@ class WorkflowRun:
             NO_COLOR="1",
             COLUMNS="200",
         )
+        base.update(
+            {variable: self.github[key] for key, variable in GITHUB_VARIABLES.items() if key in self.github}
+        )
         base.update(self.extra_env)
         return base
 
     def _condition(self, step: Mapping[str, Any], failed: bool) -> bool:
-        condition = str(step.get("if", "success()")).strip()
-        if condition.startswith("${{") and condition.endswith("}}"):
-            condition = condition[3:-2].strip()
-        known = {"success()": not failed, "failure()": failed, "always()": True, "!cancelled()": True}
-        if condition not in known:
-            raise EmulationError(f"unsupported step condition {condition!r}")
-        return known[condition]
+        return step_condition(step.get("if", "success()"), failed)
 
     def _run_steps(self, job_id: str, job: Mapping[str, Any]) -> JobResult:
         environment = environment_name(job)
@@ -235,57 +204,65 @@ class WorkflowRun:
         summary.write_text("")
         base = self._base_env(workspace, summary)
         result = JobResult(job_id, "success")
+        step_outputs: dict[str, dict[str, str]] = {}
+        logins: set[str] = set()
         failed = False
         for index, step in enumerate(steps(job)):
             name = step_name(step, index)
+            step_id = step.get("id")
+            if step_id is not None and (str(step_id) in step_outputs or not str(step_id).strip()):
+                raise EmulationError(f"{job_id}: step id {step_id!r} is empty or not unique")
+            contexts = self._contexts(environment, job, step_outputs)
             if not self._condition(step, failed):
-                result.steps.append(StepResult(job_id, name, "skipped"))
-                continue
-            env = {
-                **base,
-                **self._env(
-                    [self.workflow.get("env") or {}, job.get("env") or {}, step.get("env") or {}],
-                    environment,
-                ),
-            }
-            if "uses" in step:
-                outcome = self._action(job_id, name, step, workspace, environment)
+                outcome = StepResult(job_id, name, "skipped")
+            elif "uses" in step:
+                outcome = self._action(job_id, name, step, workspace, contexts, logins, result)
             else:
-                outcome = self._script(job_id, name, str(step["run"]), workspace, env)
+                env = {
+                    **base,
+                    **self._env(
+                        [self.workflow.get("env") or {}, job.get("env") or {}, step.get("env") or {}],
+                        contexts,
+                    ),
+                }
+                outcome = run_script(job_id, name, str(step["run"]), workspace, env, self.step_timeout)
             result.steps.append(outcome)
+            if step_id is not None:
+                step_outputs[str(step_id)] = outcome.outputs
             if outcome.outcome == "failure":
                 failed = True
         result.outcome = "failure" if failed else "success"
         result.summary = summary.read_text()
+        contexts = self._contexts(environment, job, step_outputs)
+        result.outputs = {str(k): expand(v, contexts) for k, v in (job.get("outputs") or {}).items()}
         return result
 
-    def _script(
-        self, job_id: str, name: str, script: str, workspace: Path, env: dict[str, str]
-    ) -> StepResult:
-        with tempfile.NamedTemporaryFile("w", suffix=".sh", dir=self.home, delete=False) as file:
-            file.write(UV_SHIM + script + "\n")
-        try:
-            completed = subprocess.run(
-                ["bash", "--noprofile", "--norc", "-eo", "pipefail", file.name],
-                cwd=workspace,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=self.step_timeout,
-                check=False,
-            )
-        finally:
-            Path(file.name).unlink()
-        outcome = "success" if completed.returncode == 0 else "failure"
-        return StepResult(job_id, name, outcome, completed.returncode, completed.stdout, completed.stderr)
-
     def _action(
-        self, job_id: str, name: str, step: Mapping[str, Any], workspace: Path, environment: str | None
+        self,
+        job_id: str,
+        name: str,
+        step: Mapping[str, Any],
+        workspace: Path,
+        contexts: Contexts,
+        logins: set[str],
+        result: JobResult,
     ) -> StepResult:
         action = str(step["uses"]).split("@", 1)[0]
-        inputs = {k: self._expand(v, environment) for k, v in (step.get("with") or {}).items()}
+        inputs = {str(k): expand(v, contexts) for k, v in (step.get("with") or {}).items()}
         try:
-            succeeded, stderr = workflow_actions.play(action, inputs, workspace, self.artifacts)
+            played = workflow_actions.play(
+                action,
+                inputs,
+                step=name,
+                workspace=workspace,
+                artifacts=self.artifacts,
+                logins=frozenset(logins),
+            )
         except workflow_actions.ActionError as error:
             raise EmulationError(f"{job_id}: {error}") from None
-        return StepResult(job_id, name, "success" if succeeded else "failure", stderr=stderr)
+        if played.succeeded and played.login:
+            logins.add(played.login)
+        if played.succeeded and played.build:
+            result.builds.append(played.build)
+        outcome = "success" if played.succeeded else "failure"
+        return StepResult(job_id, name, outcome, stderr=played.stderr, outputs=dict(played.outputs))

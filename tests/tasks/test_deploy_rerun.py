@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.support.inspection import ledger_rows, position
-from tests.support.pipeline import NEW_REVISION, Pipeline, rollout_command
+from tests.support.pipeline import NEW_REVISION, Pipeline, rolled_out, rollout_command
 from tests.support.workflow_actions import upload
 
 
@@ -45,14 +45,17 @@ def test_rerun_failed_jobs_after_a_failed_rollout_finishes_the_deploy(
     assert not (run.artifacts / "manifest-staging").exists()  # uploaded once the stage is done
     assert position(pipeline.staging) == [NEW_REVISION]
 
+    image = first["image"]
     again = run.rerun_failed()
     assert run.attempt == 2
     for job_id in ("staging", "prod"):
         assert again[job_id].outcome == "success", f"{job_id}:\n{again[job_id].output}"
         assert "the API serves this release" in again[job_id].step("Smoke").stderr
     assert again["staging"].step("contract revisions").outcome == "success"
-    assert Path(f"{record}staging").exists()
-    assert Path(f"{record}prod").exists()
+    # the image job succeeded, so it is not re-run: its first attempt's outputs reach the stages
+    assert again["image"] is image
+    for env in ("staging", "prod"):
+        assert rolled_out(record, env)["API_IMAGE"] == image.outputs["api-image"] != ""
     assert position(pipeline.prod) == [NEW_REVISION]
     assert len(applied_rows(pipeline.staging, NEW_REVISION)) == 1, "the re-run applied nothing twice"
     assert len(applied_rows(pipeline.prod, NEW_REVISION)) == 1

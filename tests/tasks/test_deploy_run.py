@@ -1,6 +1,6 @@
 """The deploy workflow's own steps, run in order against three databases by the workflow
 emulator: they promote a new revision to prod, or stop at prod when a revision file was
-tampered with."""
+tampered with; staging and prod roll out the images the image job pushed."""
 
 from __future__ import annotations
 
@@ -9,9 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from tasks.image import TARGETS
 from tests.support.inspection import ledger_rows, position
 from tests.support.manifests import MANIFEST_KEY
-from tests.support.pipeline import DEPLOY, NEW_REVISION, Pipeline, rollout_command
+from tests.support.pipeline import (
+    DEPLOY,
+    NEW_REVISION,
+    REPOSITORY,
+    Pipeline,
+    head_commit,
+    rolled_out,
+    rollout_command,
+)
 from tests.support.revisions import package_head
 from tests.support.workflow_runner import EmulationError, WorkflowRun
 
@@ -22,7 +31,8 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
 ) -> None:
     """One run of deploy.yml: dev and staging take the new revision; prod refuses it while its
     file differs from what staging ran (exit 3, nothing changed); with the file restored, the
-    re-run prod job promotes it with staging's manifest, rolls the API out and smoke-checks it."""
+    re-run prod job promotes it with staging's manifest, rolls the API out (the images the image
+    job pushed, pinned to their digests) and smoke-checks it."""
     record = tmp_path / "rolled-out-"
     run = pipeline.deploy_run(
         variables={
@@ -30,7 +40,7 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
             for name, url in apis.items()
         }
     )
-    for job_id in ("ci", "dev", "staging"):
+    for job_id in ("ci", "image", "dev", "staging"):
         job = run.run_job(job_id)
         assert job.outcome == "success", f"{job_id}:\n{job.output}"
     assert position(pipeline.staging) == [NEW_REVISION]
@@ -92,6 +102,26 @@ def test_deploy_workflow_stops_a_tampered_revision_at_prod_and_promotes_the_real
         assert "not-to-be-printed" not in job.output + job.summary
         assert MANIFEST_KEY not in job.output + job.summary
     assert "## Database environments" in results["dev"].summary
+
+    # the image job pushed both targets, tagged with the commit; both stages rolled out those
+    commit = head_commit()
+    image = results["image"]
+    assert [build.target for build in image.builds] == list(TARGETS)
+    pinned = {}
+    for build in image.builds:
+        name = f"ghcr.io/{REPOSITORY.lower()}/{TARGETS[build.target]}"
+        assert build.tags == (f"{name}:{commit}",)
+        assert build.push
+        assert build.build_args == {"AGENT_BUILD_COMMIT": commit}
+        pinned[build.target] = f"{name}@{build.digest}"
+    assert image.outputs == {"api-image": pinned["runtime"], "migrate-image": pinned["migrate"]}
+    for env in ("staging", "prod"):
+        assert rolled_out(record, env) == {
+            "AGENT_ENV": env,
+            "AGENT_RELEASE_COMMIT": commit,
+            "API_IMAGE": pinned["runtime"],
+            "MIGRATE_IMAGE": pinned["migrate"],
+        }
 
 
 def test_emulator_refuses_what_it_does_not_understand(tmp_path: Path) -> None:
