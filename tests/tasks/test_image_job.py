@@ -6,7 +6,10 @@ capital in a name, a push without a login) and refuses what it does not emulate.
 from __future__ import annotations
 
 import copy
+import json
 import re
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,8 @@ import pytest
 from invoke.context import Context
 from invoke.exceptions import Exit
 
+from agent_db.commands.rollout import rollout
+from agent_db.errors import ConfigError
 from tasks import image as image_tasks
 from tests.support import dockerfile
 from tests.support.pipeline import DEPLOY, REPOSITORY, head_commit
@@ -166,6 +171,29 @@ def test_the_emulator_refuses_what_it_does_not_emulate(tmp_path: Path) -> None:
         third.run_job("image")
     with pytest.raises(EmulationError, match=r"unsupported \$GITHUB_OUTPUT line"):
         outputs("names<<EOF\nruntime=x\nEOF\n")
+
+
+# --------------------------------------------------------------------------- api.rollout
+
+
+def test_rollout_command_may_name_the_images_the_step_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "argv.json"
+    script = "import json, sys; open(sys.argv[1], 'w').write(json.dumps(sys.argv[2:]))"
+    command = shlex.join([sys.executable, "-c", script, str(out)]) + " --image $API_IMAGE ${MIGRATE_IMAGE}"
+    monkeypatch.delenv("API_IMAGE", raising=False)
+    monkeypatch.setenv("MIGRATE_IMAGE", "ghcr.io/o/r/agent-api-migrate@sha256:2")
+    with pytest.raises(ConfigError, match=r"names \$API_IMAGE, but this step has no API_IMAGE"):
+        rollout("staging", command=command)
+    assert not out.exists(), "nothing was run"
+    monkeypatch.setenv("API_IMAGE", "ghcr.io/o/r/agent-api@sha256:1")
+    rollout("staging", command=command)
+    assert json.loads(out.read_text()) == [
+        "--image",
+        "ghcr.io/o/r/agent-api@sha256:1",
+        "ghcr.io/o/r/agent-api-migrate@sha256:2",
+    ]
 
 
 # --------------------------------------------------------------------------- image.names

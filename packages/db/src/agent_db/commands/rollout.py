@@ -8,9 +8,10 @@ has anywhere to run the API.
 
 The command is split like a shell would split it but run without a shell; it gets the release's
 coordinates in its environment (``AGENT_ENV``, ``AGENT_RELEASE_COMMIT``, ``AGENT_SCHEMA_HEAD``),
-and those three (only those) are also substituted where the command names them, so
-``--image registry/agent-api:$AGENT_RELEASE_COMMIT`` works without a shell. It also gets whatever
-secrets the workflow step passes it. Only the program's name is reported (``RolloutResult``, the
+and those three, with the images the deploy workflow's image job pushed (``API_IMAGE``,
+``MIGRATE_IMAGE``, passed by the step), and only those, are also substituted where the command
+names them, so ``--image $API_IMAGE`` works without a shell. It also gets whatever secrets the
+workflow step passes it. Only the program's name is reported (``RolloutResult``, the
 error messages): the rest of the command may carry tokens.
 """
 
@@ -32,9 +33,9 @@ from agent_db.revisions.graph import default_graph
 from agent_db.settings import load_settings, project_root
 
 ROLLOUT_COMMAND_VARIABLE = "API_ROLLOUT_COMMAND"
-_RELEASE_REFERENCE = re.compile(
-    r"\$(?:\{(AGENT_ENV|AGENT_RELEASE_COMMIT|AGENT_SCHEMA_HEAD)\}|(AGENT_ENV|AGENT_RELEASE_COMMIT|AGENT_SCHEMA_HEAD)\b)"
-)
+IMAGE_VARIABLES = ("API_IMAGE", "MIGRATE_IMAGE")  # set by the step, from the image job
+_NAMES = "|".join(("AGENT_ENV", "AGENT_RELEASE_COMMIT", "AGENT_SCHEMA_HEAD", *IMAGE_VARIABLES))
+_RELEASE_REFERENCE = re.compile(rf"\$(?:\{{({_NAMES})\}}|({_NAMES})\b)")
 
 
 class RolloutFailed(AgentDbError):
@@ -83,9 +84,25 @@ def release_environment(environment: str) -> dict[str, str]:
 
 
 def substitute_release(argv: list[str], release: dict[str, str]) -> list[str]:
-    """``$AGENT_ENV``, ``$AGENT_RELEASE_COMMIT`` and ``$AGENT_SCHEMA_HEAD`` (or ``${...}``) in the
-    words replaced by their values; nothing else is expanded."""
-    return [_RELEASE_REFERENCE.sub(lambda m: release[m.group(1) or m.group(2)], word) for word in argv]
+    """``$AGENT_ENV``, ``$AGENT_RELEASE_COMMIT``, ``$AGENT_SCHEMA_HEAD``, ``$API_IMAGE`` and
+    ``$MIGRATE_IMAGE`` (or ``${...}``) in the words replaced by their values; nothing else is
+    expanded. An image the command names but the step was not given is a configuration error:
+    the command would otherwise deploy an empty image name."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in IMAGE_VARIABLES:
+            return release[name]
+        image = os.environ.get(name, "")
+        if not image.strip():
+            raise ConfigError(
+                f"{ROLLOUT_COMMAND_VARIABLE} names ${name}, but this step has no {name}: pass it in the "
+                "step's env from the image job (deploy.yml: needs.image.outputs), or name the image "
+                "in the command"
+            )
+        return image
+
+    return [_RELEASE_REFERENCE.sub(value, word) for word in argv]
 
 
 def rollout(
