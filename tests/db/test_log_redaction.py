@@ -1,11 +1,11 @@
-"""What :func:`agent_db.logs.redact` masks: every kind of secret, whatever the case, also in lines
+"""What :func:`agent_db.redaction.redact` masks: every kind of secret, whatever the case, also in lines
 with non-ASCII text (where the fast literal pre-check is skipped), and nothing else."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent_db.logs import redact
+from agent_db.redaction import redact
 
 SECRETS = [
     ("connecting to postgresql://app:hunter2@db/prod", "hunter2"),
