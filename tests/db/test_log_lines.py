@@ -118,3 +118,9 @@ def test_the_human_line_shows_the_same_fields_in_the_same_order() -> None:
     record.__dict__.update(status=200, request_id="r-2", extra_field="e", _private="p", user_id=None)
     line = HumanFormatter().format(record)
     assert line.endswith("agent_api.access: GET /x 200  request_id=r-2  status=200  extra_field=e")
+
+
+def test_an_integer_beyond_64_bits_is_still_written(lines: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = lines
+    logger.info("big", extra={"rows": 2**70})
+    assert written(stream)[0]["rows"] == 2**70

@@ -5,7 +5,7 @@ shippers) and :class:`HumanFormatter` (for a terminal). Both pass the whole line
 The JSON formatter is written here rather than on python-json-logger: the API writes one access
 line per request, and the library's generic record merging, renaming and reordering was most of
 the ~90 us such a line cost (bench/RESULTS.md, section 1); this one builds the object in its
-final order in one pass, encodes it with one reused encoder and formats each second's timestamp once.
+final order in one pass, encodes it with orjson and formats each second's timestamp once.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import time
 from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 from typing import Any
+
+import orjson
 
 from agent_db.redaction import redact
 
@@ -66,7 +68,16 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_as_text)
+_FALLBACK = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_as_text)
+
+
+def encode(line: dict[str, Any]) -> str:
+    """``line`` as compact JSON, non-ASCII text kept. orjson: a tenth of the standard library's
+    time for an access line; the standard library for what orjson refuses (an int beyond 64 bits)."""
+    try:
+        return orjson.dumps(line, default=_as_text).decode()
+    except orjson.JSONEncodeError:
+        return _FALLBACK.encode(line)
 
 
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -99,7 +110,7 @@ class JsonFormatter(logging.Formatter):
             line["exc_info"] = record.exc_text
         if record.stack_info:
             line["stack_info"] = self.formatStack(record.stack_info)
-        return redact(_ENCODER.encode(line))
+        return redact(encode(line))
 
 
 class HumanFormatter(logging.Formatter):

@@ -141,10 +141,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    app.include_router(health.router)
-    app.include_router(metrics.router)
     # Each domain router straight onto the app: FastAPI matches included routers level by
     # level on every request, so an intermediate /api/v1 router would cost a level of matching.
     for module in (auth, users, agents, tools, conversations, messages):
         app.include_router(module.router, prefix=API_PREFIX, responses=error_responses(400, 413, 422, 503))
+    # Routers are tried in order: the probes' and the scrape's routes after the API's, so an API
+    # request does not first try /health, /ready and /metrics.
+    app.include_router(health.router)
+    app.include_router(metrics.router)
     return app
