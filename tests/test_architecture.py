@@ -23,8 +23,11 @@ MAX_LINES = 300
 
 # Layer of each top-level part of agent_db, and the layers it may import.
 BOTTOM = frozenset(
-    {"errors", "settings", "urls", "inputs", "cache", "paths", "versions", "logs", "variables", "__init__"}
-)
+    {
+        "errors", "settings", "urls", "inputs", "cache", "paths", "versions", "logs", "log_lines",
+        "redaction", "variables", "__init__",
+    }
+)  # fmt: skip
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "bottom": frozenset({"bottom"}),
     "models": frozenset({"bottom", "models"}),
