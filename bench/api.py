@@ -4,8 +4,10 @@
 
 On a staging-sized database (bench/dataset.py: 100k users, 200k conversations, 1M messages),
 wrk (bench/wrk/api.lua, 2 threads, 32 connections, loopback) drives the API served by uvicorn
-(`--no-access-log --log-level warning`, the staging settings) with 1 and 2 workers, acting as
-1,000 different users:
+with the staging settings, as the image serves it, with 1 and 2 workers, acting as 1,000
+different users. uvicorn's own access log is off (`--no-access-log --log-level warning`, as
+``api.serve`` does); the API's JSON access line, one per request at staging's ``log_level =
+"info"``, is on and goes to a file, as it would to a log shipper (its line count is printed):
 
 - `me`: `GET /api/v1/users/me` (token check + one primary-key read)
 - `agent`: `GET /api/v1/agents/{id}` (the caller's agent with its tools)
@@ -159,6 +161,7 @@ def run_rounds(
     baseline: tuple[str, Path] | None = None,
 ) -> Collected:
     collected = Collected()
+    api_log = users.parent / "api.log"  # the APIs' stderr: their log lines (JSON: not a terminal)
     versions: list[tuple[str, Path | None]] = [(CURRENT, None)]
     if baseline is not None:
         versions.append(baseline)
@@ -178,7 +181,7 @@ def run_rounds(
             blocks = [[s] for s in scenarios] if len(versions) > 1 else [list(scenarios)]
             for block in blocks:
                 for version, source in order:
-                    with serving(API_APP, count, api_env(url, key, source)) as api:
+                    with serving(API_APP, count, api_env(url, key, source), log=api_log) as api:
                         for scenario in block:
                             result = measure(api.base_url, scenario, users, seconds, connections)
                             collected.wrk[scenario, count, version].append(result)
@@ -192,6 +195,9 @@ def run_rounds(
             collected.pgbench.append(outcome)
             log(f"  pgbench -S: {outcome.tps:,.0f} tps")
     collected.loads.append(load_average())
+    if api_log.exists():
+        with api_log.open("rb") as lines:
+            log(f"the APIs wrote {sum(1 for _ in lines):,} log lines ({api_log.stat().st_size:,} bytes)")
     return collected
 
 

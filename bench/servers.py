@@ -135,8 +135,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(app: str, workers: int, env: dict[str, str]) -> Iterator[Server]:
-    server = Server(app, workers, env)
+def serving(app: str, workers: int, env: dict[str, str], log: Path | None = None) -> Iterator[Server]:
+    server = Server(app, workers, env, log=log)
     server.start()
     try:
         yield server
