@@ -77,5 +77,7 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
-CMD ["uvicorn", "agent_api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--http", "agent_api.boundary_errors:ShapedHttpToolsProtocol", "--no-proxy-headers"]
+# The API served as `invoke api.serve` serves it (agent_api.serve): every line structured (JSON),
+# uvicorn's plain-text access log off, the API's error shape for unparsable requests, no trust
+# in X-Forwarded-For beyond [api] trusted_proxies.
+CMD ["python", "-m", "agent_api", "--host", "0.0.0.0", "--port", "8000"]

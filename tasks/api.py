@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
@@ -20,59 +17,9 @@ def serve(c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 800
 
 
 def serve_api(env: str, host: str, port: int, workers: int) -> None:
-    import signal
+    from agent_api.serve import serve
 
-    import uvicorn
-
-    from agent_api.boundary_errors import HTTP_PROTOCOL
-    from agent_api.database import check_api_url
-    from agent_api.logging_setup import uvicorn_log_config
-    from agent_api.settings import load_api_settings
-    from agent_db.database.target import resolve_url
-    from agent_db.settings import load_settings
-
-    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that kills
-    # the process before atexit runs, and the embedded PostgreSQL would be left running.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    settings = load_settings(env)
-    api_settings = load_api_settings(env)  # refused here, before any worker starts
-    check_api_url(settings)
-    # Resolve once here (starting the embedded server for dev), and hand the URL to workers.
-    url = resolve_url(settings, api=True)
-    os.environ[settings.database_url_env] = url.render_as_string(hide_password=False)
-    os.environ["AGENT_ENV"] = env
-    if workers > 1:
-        _share_metrics_between_workers()
-    uvicorn.run(
-        "agent_api.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=api_settings.log_level,
-        log_config=uvicorn_log_config(api_settings.log_level, api_settings.log_format),
-        access_log=False,  # the app logs each request itself, with its id (agent_api.access)
-        # Requests uvicorn cannot parse get the API's error shape, not plain text.
-        http=HTTP_PROTOCOL,
-        # The peer stays the peer: X-Forwarded-For is read by the app, and only from the
-        # [api] trusted_proxies (agent_api.client_address); uvicorn would trust 127.0.0.1.
-        proxy_headers=False,
-    )
-
-
-def _share_metrics_between_workers() -> None:
-    """Several workers answer /metrics in turn: give them one fresh directory in which the
-    Prometheus client sums their values (an inherited one is kept, as the operator set it)."""
-    import atexit
-    import shutil
-    import tempfile
-
-    from agent_api.metrics import MULTIPROCESS_ENV
-
-    if not os.environ.get(MULTIPROCESS_ENV):
-        folder = tempfile.mkdtemp(prefix="agent-api-metrics-")
-        os.environ[MULTIPROCESS_ENV] = folder
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    serve(env, host, port, workers)
 
 
 @task(help={"env": ENV_HELP, "username": "the registered account to make a superuser"})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.support.dockerfile import lineage, stage, stages
@@ -47,7 +48,8 @@ def test_the_api_has_a_health_check_and_the_migrate_image_runs_invoke() -> None:
     assert "http://127.0.0.1:8000/health" in check
     assert check.startswith("--interval=")
     assert runtime.values("EXPOSE") == ["8000"]
-    assert "agent_api.main:create_app" in runtime.values("CMD")[0]
+    # The API as `invoke api.serve` serves it (tests/api/test_serve_command.py runs this command).
+    assert json.loads(runtime.values("CMD")[0])[:3] == ["python", "-m", "agent_api"]
     assert runtime.values("COPY") == ["--from=build /app/.venv /app/.venv"], "the API's image holds no tasks"
     assert migrate.values("ENTRYPOINT") == ['["invoke"]']
     assert "tasks/ /app/tasks/" in migrate.values("COPY")
