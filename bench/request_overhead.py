@@ -48,7 +48,9 @@ async def _measure(requests: int) -> dict[str, float]:
 
     async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
         scope["route"] = route
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
+        )
         await send({"type": "http.response.body", "body": b"{}"})
 
     async def receive() -> dict[str, Any]:
@@ -105,7 +107,9 @@ def source_env(source: Path | None) -> dict[str, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--baseline", metavar="REV")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=20_000)
