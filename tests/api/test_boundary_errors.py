@@ -16,7 +16,6 @@ import uvicorn
 from starlette.types import Receive, Scope, Send
 
 from agent_api.boundary_errors import HTTP_PROTOCOL
-from tests.support.paths import ROOT
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.anyio
@@ -81,5 +80,5 @@ def test_an_unparseable_request_has_the_error_shape(shaped_server: int, request_
     assert error["message"].startswith("the request is not valid HTTP")
 
 
-def test_the_image_serves_with_the_same_protocol() -> None:
-    assert HTTP_PROTOCOL in (ROOT / "Dockerfile").read_text()
+# The image's command (python -m agent_api) serves with this protocol too: tests/api/test_serve_command.py
+# sends it an unparsable request.
