@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +73,14 @@ def load_average() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def revision_import_path(source: Path, env: Mapping[str, str]) -> str:
+    """``PYTHONPATH`` with the API and db packages extracted at ``source`` first, ahead of the
+    editable installs on sys.path: a process started with it imports the old code."""
+    return os.pathsep.join(
+        [str(source / "services/api/src"), str(source / "packages/db/src"), env.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
+
+
 def api_env(url: str, key: str, source: Path | None = None) -> dict[str, str]:
     """The API as staging runs it, against ``url``; from ``source`` (an extracted older
     revision, see :func:`extract_revision`) instead of the checkout when given."""
@@ -83,10 +91,7 @@ def api_env(url: str, key: str, source: Path | None = None) -> dict[str, str]:
         "STAGING_JWT_SECRET": key,
     }
     if source is not None:
-        # Ahead of the editable installs on sys.path: this process imports the old code.
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(source / "services/api/src"), str(source / "packages/db/src"), env.get("PYTHONPATH", "")]
-        ).rstrip(os.pathsep)
+        env["PYTHONPATH"] = revision_import_path(source, env)
         # Its own settings files: the checkout's may have settings the old code does not know.
         env["AGENT_ENVIRONMENTS_DIR"] = str(source / "environments")
     return env

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.api import extract_revision
+from bench.api import extract_revision, revision_import_path
 from bench.common import machine
 
 CASES = ("access line at info", "no access line", "bare app")
@@ -100,9 +100,7 @@ def measure(env: dict[str, str], requests: int) -> dict[str, float]:
 def source_env(source: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     if source is not None:
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(source / "services/api/src"), str(source / "packages/db/src"), env.get("PYTHONPATH", "")]
-        ).rstrip(os.pathsep)
+        env["PYTHONPATH"] = revision_import_path(source, env)
     return env
 
 

@@ -13,13 +13,9 @@ from tasks._shared import ENV_HELP, reporter, reports_errors, target
 @reports_errors
 def serve(c: Context, env: str = "dev", host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the API against that environment's database."""
+    from agent_api.serve import serve as serve_api
+
     serve_api(env, host, port, workers)
-
-
-def serve_api(env: str, host: str, port: int, workers: int) -> None:
-    from agent_api.serve import serve
-
-    serve(env, host, port, workers)
 
 
 @task(help={"env": ENV_HELP, "username": "the registered account to make a superuser"})
@@ -131,6 +127,7 @@ def compat(c: Context, base: str, json: bool = False) -> None:
 @reports_errors
 def dev(c: Context, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Start (or reuse) the embedded PostgreSQL when dev has no URL, upgrade dev, serve the API."""
+    from agent_api.serve import serve as serve_api
     from agent_db.cli.console import say
     from agent_db.commands import migrate
 

@@ -5,10 +5,9 @@ See :mod:`agent_api.serve`."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from agent_api.settings import ENVIRONMENT_VARIABLE
+from agent_api.settings import environment_name
 from agent_db.errors import AgentDbError
 
 
@@ -18,11 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
     arguments = parser.parse_args(argv)
-    environment = os.environ.get(ENVIRONMENT_VARIABLE, "").strip() or "dev"
     from agent_api.serve import serve
 
     try:
-        serve(environment, arguments.host, arguments.port, arguments.workers)
+        serve(environment_name(), arguments.host, arguments.port, arguments.workers)
     except AgentDbError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

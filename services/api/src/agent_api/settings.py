@@ -64,9 +64,14 @@ def file_keys() -> list[str]:
     return sorted(name for name in ApiSettings.model_fields if name != "environment")
 
 
+def environment_name(environment: str | None = None) -> str:
+    """``environment`` when given, else ``AGENT_ENV``, else dev."""
+    return environment or os.environ.get(ENVIRONMENT_VARIABLE, "").strip() or "dev"
+
+
 def load_api_settings(environment: str | None = None, **overrides: Any) -> ApiSettings:
     """The API settings of ``environment`` (default: ``AGENT_ENV``, else dev)."""
-    name = environment or os.environ.get(ENVIRONMENT_VARIABLE) or "dev"
+    name = environment_name(environment)
     table = read_table(name, "api")
     where = f"environments/{name}.toml [api]"
     _refuse_unknown_keys(table, where)
