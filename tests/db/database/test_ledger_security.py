@@ -204,3 +204,20 @@ def test_a_bad_migrator_is_refused(
     assert refused.code == 2, refused.output
     assert problem in refused.output
     _unchanged(empty_url, roles[1])
+
+
+def test_an_unreachable_admin_url_names_its_own_variable(empty_url: URL, roles: tuple[str, str]) -> None:
+    """The failure names --url-env's variable (the one to fix), not the environment's URL."""
+    migrator, owner = roles
+    env = {
+        "DEV_DATABASE_URL": url_text(empty_url),
+        ADMIN_VARIABLE: url_text(empty_url.set(host="127.0.0.1", port=1)),
+    }
+    refused = run_cli(
+        "db.secure-ledger", "--env", "dev", "--migrator", migrator, "--owner", owner,
+        "--url-env", ADMIN_VARIABLE, env=env,
+    )  # fmt: skip
+    assert refused.code == 1, refused.output
+    assert f"check {ADMIN_VARIABLE}" in refused.output
+    assert "DEV_DATABASE_URL" not in refused.output
+    _unchanged(empty_url, owner)

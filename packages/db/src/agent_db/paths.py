@@ -53,3 +53,12 @@ def dotenv_file() -> Path | None:
         return project_root() / ".env"
     except ConfigError:  # no checkout here (an installed package): no .env either
         return None
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when inside it (what a person can open),
+    else as given: for messages that name a file."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -174,12 +174,19 @@ class DatabaseSettings(FileSettings):
         return parse_url(found.value, source=found.describe()) if found else None
 
     @property
+    def url_source(self) -> str:
+        """Where this environment's URL comes from, for messages: ``STAGING_DATABASE_URL``,
+        ``DATABASE_URL (from .env)``; the environment's own variable when it is unset."""
+        found = self.url_variable()
+        return found.describe() if found else self.database_url_env
+
+    @property
     def toolkit_url_variable(self) -> str:
-        """The variable the toolkit's URL comes from: the direct one when it is set."""
+        """The variable the toolkit's URL comes from, for messages: the direct one when it is
+        set, else :attr:`url_source`."""
         if self.direct_url_env and lookup(self.direct_url_env, dotenv_file()) is not None:
             return self.direct_url_env
-        found = self.url_variable()
-        return found.name if found else self.database_url_env
+        return self.url_source
 
     def missing_url_error(self) -> ConfigError:
         return ConfigError(

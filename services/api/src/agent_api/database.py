@@ -26,7 +26,7 @@ from agent_db.settings import DatabaseSettings
 def api_connection(settings: DatabaseSettings) -> AsyncpgConnection:
     """The environment's URL as asyncpg takes it; a parameter it cannot honour is a
     ConfigError naming the variable (called at startup, before any request)."""
-    return asyncpg_connection(resolve_url(settings, api=True), source=settings.database_url_env)
+    return asyncpg_connection(resolve_url(settings, api=True), source=settings.url_source)
 
 
 def check_api_url(settings: DatabaseSettings) -> None:
@@ -34,7 +34,7 @@ def check_api_url(settings: DatabaseSettings) -> None:
     (and dev's embedded fallback is not started: it has no parameters to check)."""
     url = settings.configured_url()
     if url is not None:
-        asyncpg_connection(url, source=settings.database_url_env)
+        asyncpg_connection(url, source=settings.url_source)
 
 
 def build_engine(settings: DatabaseSettings, pool_size: int) -> AsyncEngine:

@@ -55,7 +55,7 @@ async def warm_pool(engine: AsyncEngine, count: int, timeout: float = 10.0) -> i
         LOG.warning(
             "could not open %d database connection(s) before serving (%s); "
             "they open on demand once the server answers",
-            count,
+            count - len(opened),
             type(failures[0]).__name__,
         )
     finally:

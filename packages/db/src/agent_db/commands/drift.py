@@ -78,10 +78,9 @@ def reference() -> Reference:
     raw = os.environ.get(REFERENCE_URL_VARIABLE, "").strip()
     if raw:
         return Reference(sync_url(parse_url(raw, source=REFERENCE_URL_VARIABLE)), REFERENCE_URL_VARIABLE)
-    dev = load_settings("dev")
-    configured, variable = dev.configured_url(), dev.url_variable()
-    if configured is not None and variable is not None:
-        return Reference(sync_url(configured), variable.name)
+    found = load_settings("dev").url_variable()
+    if found is not None:
+        return Reference(sync_url(parse_url(found.value, source=found.describe())), found.name)
     return Reference(None, "the embedded PostgreSQL")
 
 

@@ -12,7 +12,6 @@ names the way and its fix. Run again, it changes nothing and says so.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +31,10 @@ from agent_db.database.pg_errors import sqlstate
 from agent_db.database.target import Target
 from agent_db.errors import ConfigError
 from agent_db.inputs import shown
+from agent_db.paths import dotenv_file
 from agent_db.settings import load_settings
 from agent_db.urls import parse_url, sync_url
+from agent_db.variables import lookup
 
 DEFAULT_OWNER = "agent_ledger_owner"
 _ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -84,13 +85,14 @@ def admin_target(environment: str, url_env: str | None) -> Target:
             f"--url-env {shown(url_env)!r} is not a variable name (e.g. STAGING_ADMIN_DATABASE_URL)"
         )
     settings = load_settings(environment)
-    raw = os.environ.get(url_env, "").strip()
-    if not raw:
+    found = lookup(url_env, dotenv_file())
+    if found is None:
         raise ConfigError(
             f"{url_env} is not set; export {url_env}=postgresql://SUPERUSER:PASSWORD@HOST:5432/DBNAME "
             f"(the {settings.name} database, as a superuser)"
         )
-    return Target(settings, sync_url(parse_url(raw, source=url_env)))
+    source = found.describe()
+    return Target(settings, sync_url(parse_url(found.value, source=source)), url_source=source)
 
 
 def secure_ledger(target: Target, *, migrator: str, owner: str = DEFAULT_OWNER) -> Secured:

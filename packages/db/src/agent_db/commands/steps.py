@@ -136,11 +136,12 @@ def run_one(
                 raise lost from None
             if run.migration.in_transaction():
                 run.migration.rollback()
-            if is_lock_timeout(error):
-                blocked = watch.describe()
-                cause = f"could not take a lock within lock_timeout={lock_timeout}: blocked by {blocked}"
+            failure = import_failure(error)  # a model, or the file itself, that does not import
+            blocker = watch.describe() if is_lock_timeout(error) else None
+            if blocker is not None:
+                cause = f"could not take a lock within lock_timeout={lock_timeout}: blocked by {blocker}"
                 message = f"{where} {cause}. Nothing of this revision was applied"
-            elif (failure := import_failure(error)) is not None:  # a model, or the file itself
+            elif failure is not None:
                 cause = failure.describe()
                 message = f"{where} did not run, nothing of it was applied: {cause}"
             else:
@@ -149,8 +150,7 @@ def run_one(
             if committed.what is not None:
                 message = partly_applied(where, committed.what, cause, resume)
             _record_failure(run, row_id, message, outcome)
-            blocker = watch.describe() if is_lock_timeout(error) else None
-            if is_lock_timeout(error) and attempt < attempts:
+            if blocker is not None and attempt < attempts:
                 delay = target.settings.retry_backoff_seconds * 2 ** (attempt - 1)
                 reporter.step_retrying(revision, f"{message}; attempt {attempt + 1} of {attempts}", delay)
                 telemetry.step_retrying(revision, message, blocker, delay)
@@ -163,8 +163,7 @@ def run_one(
             if committed.what is not None:
                 position += f", with {revision.id} partly applied"
             raise MigrationFailed(
-                f"{message}. {target.name} stays at {position}"
-                + ("" if import_failure(error) else next_step_hint(error))
+                f"{message}. {target.name} stays at {position}" + ("" if failure else next_step_hint(error))
             ) from None
         seconds = time.monotonic() - started
         reporter.step_finished(revision, seconds)

@@ -46,6 +46,9 @@ def resolve_url(settings: DatabaseSettings, *, start_embedded: bool = True, api:
 class Target:
     settings: DatabaseSettings
     url: URL
+    # Where ``url`` came from, for messages, when not the environment's own variables (an
+    # operator's --url-env); None: :attr:`DatabaseSettings.toolkit_url_variable`.
+    url_source: str | None = None
 
     @classmethod
     def resolve(cls, environment: str, *, start_embedded: bool = True) -> Target:
@@ -71,7 +74,7 @@ class Target:
         """A connection, closed on exit; connection failures become one clear message."""
         engine = create_sync_engine(self.url, application_name=purpose)
         try:
-            with translate_connection_errors(self.url, self.settings.toolkit_url_variable):
+            with translate_connection_errors(self.url, self.url_source or self.settings.toolkit_url_variable):
                 connection = engine.connect()
             try:
                 if autocommit:

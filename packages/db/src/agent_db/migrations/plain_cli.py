@@ -84,14 +84,9 @@ def refuse_unregistered_models_for_plain_cli(config: Config) -> None:
     command = _command_name(config)
     autogenerate = bool(getattr(getattr(config, "cmd_opts", None), "autogenerate", False))
     if command == "check" or (command == "revision" and autogenerate):
-        from agent_db.models.registry_check import (
-            describe_unregistered,
-            unregistered_models,
-        )  # env.py imported them
+        from agent_db.models.registry_check import refuse_unregistered  # env.py imported them
 
-        missing = unregistered_models()
-        if missing:
-            raise SafetyRefusal(describe_unregistered(missing))
+        refuse_unregistered()
 
 
 @contextmanager

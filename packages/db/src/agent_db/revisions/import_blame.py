@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_db.paths import shown_path
 from agent_db.versions import versions_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -33,7 +34,7 @@ class ImportFailure:
 
     @property
     def where(self) -> str:
-        shown = _shown(self.path)
+        shown = shown_path(self.path)
         return f"{shown}:{self.line}" + (f" ({self.source})" if self.source else "")
 
     @property
@@ -99,11 +100,3 @@ def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
         return False
     resolved = path.resolve()
     return any(resolved.is_relative_to(root) for root in roots)
-
-
-def _shown(path: Path) -> str:
-    """Relative to the working directory when inside it (what a person can open), else absolute."""
-    try:
-        return str(path.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
