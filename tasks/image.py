@@ -57,13 +57,19 @@ def build(c: Context, tag: str = "ci", commit: str = "") -> None:
         )
     for name in TARGETS.values():
         user = c.run(f"docker run --rm --entrypoint id {name}:{tag} -u", hide=True, warn=True)
-        if user is None or user.stdout.strip() != "10001":
-            raise Exit(f"{name}:{tag} runs as uid {user.stdout.strip() if user else '?'}, not 10001", code=1)
+        if user is None or user.exited != 0:
+            said = user.stderr.strip()[-500:] if user else ""
+            raise Exit(f"docker run {name}:{tag} (id -u) failed: {said or 'no output'}", code=1)
+        if user.stdout.strip() != "10001":
+            raise Exit(f"{name}:{tag} runs as uid {user.stdout.strip()}, not 10001", code=1)
         run_or_exit(
             c, ["docker", "run", "--rm", "--entrypoint", "python", f"{name}:{tag}", "-c", NO_EMBEDDED]
         )
     listed = c.run(f"docker run --rm agent-api-migrate:{tag} --list", hide=True, warn=True)
-    if listed is None or listed.exited != 0 or "db.promote" not in listed.stdout:
+    if listed is None or listed.exited != 0:
+        said = listed.stderr.strip()[-500:] if listed else ""
+        raise Exit(f"docker run agent-api-migrate:{tag} --list failed: {said or 'no output'}", code=1)
+    if "db.promote" not in listed.stdout:
         raise Exit(
             "the migrate image does not list db.promote: its tasks/ folder or invoke is missing", code=1
         )
